@@ -1,0 +1,133 @@
+"""Argument validation shared by every public function.
+
+Concrete bad values raise at call time. Traced values cannot raise at trace
+time, so their checks are emitted as `jax.experimental.checkify` checks, and
+only while :func:`regjax.checks.checkify` is tracing the user's function: the
+default path stays free of checks and of their cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify as _checkify
+
+_CHECKS_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "regjax_checks_enabled", default=False
+)
+
+
+@contextlib.contextmanager
+def traced_checks_enabled() -> Iterator[None]:
+    token = _CHECKS_ENABLED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKS_ENABLED.reset(token)
+
+
+def is_traced(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _format_scalar(v: np.ndarray) -> str:
+    v = np.asarray(v)
+    if v.ndim == 0:
+        return f"{v.item()!r}"
+    return np.array2string(v, threshold=8)
+
+
+def check_numeric(value: Any, *, where: str, name: str) -> None:
+    """Raises TypeError unless ``value`` is a real number, array or tracer of one."""
+    if isinstance(value, bool) or (hasattr(value, "dtype") and np.dtype(value.dtype) == np.bool_):
+        raise TypeError(f"`{where}({name}=...)` must be a real number or array; got a boolean.")
+    if isinstance(value, int | float | np.number | np.ndarray | jax.Array):
+        dtype = np.result_type(value) if not isinstance(value, jax.Array) else value.dtype
+        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+            raise TypeError(
+                f"`{where}({name}=...)` must be a real number or array; got dtype {dtype}."
+            )
+        return
+    raise TypeError(
+        f"`{where}({name}=...)` must be a real number or array; got {type(value).__name__}."
+    )
+
+
+def check_value(
+    value: Any,
+    ok: Callable[[Any], Any],
+    constraint: str,
+    *,
+    where: str,
+    name: str,
+    report: Callable[[Any], Any] = lambda v: v,
+) -> Any:
+    """Checks ``ok(value)`` elementwise; returns ``value`` unchanged.
+
+    ``ok`` must work on NumPy and on jax values. ``report`` picks what the
+    error message shows (for arrays, usually the offending extreme).
+    """
+    check_numeric(value, where=where, name=name)
+    if is_traced(value):
+        if _CHECKS_ENABLED.get():
+            arr = jnp.asarray(value)
+            _checkify.check(
+                jnp.all(ok(arr)),
+                f"`{where}({name}=...)` {constraint}; got {{got}}.",
+                got=report(arr),
+            )
+        return value
+    arr = np.asarray(value)
+    if not np.all(ok(arr)):
+        bad = arr[~np.asarray(ok(arr), dtype=bool)] if arr.ndim else arr
+        raise ValueError(f"`{where}({name}=...)` {constraint}; got {_format_scalar(bad)}.")
+    return value
+
+
+def check_nonnegative(value: Any, *, where: str, name: str) -> Any:
+    """A strength: finite and >= 0."""
+    return check_value(
+        value,
+        lambda v: (v >= 0) & (v < float("inf")),
+        "must be finite and >= 0",
+        where=where,
+        name=name,
+        report=lambda v: jnp.min(jnp.where(jnp.isnan(v), jnp.nan, v)),
+    )
+
+
+def check_unit_interval(value: Any, *, where: str, name: str) -> Any:
+    """A ratio or probability: in [0, 1]."""
+    return check_value(
+        value,
+        lambda v: (v >= 0) & (v <= 1),
+        "must be in [0, 1]",
+        where=where,
+        name=name,
+        report=lambda v: jnp.where(jnp.any(jnp.isnan(v)), jnp.nan, jnp.max(jnp.abs(v - 0.5)) + 0.5),
+    )
+
+
+def check_tree_nonnegative(tree: Any, *, where: str, name: str) -> Any:
+    """A strength that may be a pytree of per-leaf strengths."""
+    for leaf in jax.tree.leaves(tree):
+        check_nonnegative(leaf, where=where, name=name)
+    return tree
+
+
+def check_float_leaf(leaf: Any, *, where: str, name: str, path: str) -> None:
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        dtype = np.result_type(leaf)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(
+            f"`{where}({name}=...)`: leaf {path or '<root>'} has dtype {dtype}; only floating "
+            "leaves can be regularized. Exclude it with `mask=` (for example "
+            "`regjax.masks.weights_only`) or cast it to a float dtype."
+        )

@@ -94,7 +94,8 @@ def section_markdown(section: Section) -> str:
     lines = [f"## {section.title}", "", section.description.strip(), ""]
     if section.rows:
         lines += [
-            "| case | regjax | first call | peer | peer time | peer first call | ratio | target | met |",
+            "| case | regjax | first call | peer | peer time | peer first call "
+            "| ratio | target | met |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in section.rows:

@@ -111,7 +111,7 @@ def test_freeze_if_stopped_holds_params_in_a_training_loop():
         return (w, es), w
 
     es0 = early_stopping.init(jnp.zeros(()), patience=2)
-    (w, es), ws = jax.lax.scan(step, (jnp.zeros(()), es0), val)
+    (_, es), ws = jax.lax.scan(step, (jnp.zeros(()), es0), val)
     # Updates 2 and 3 do not improve, so it stops at update 3; the freeze reads the state
     # from before each update, so w still advances at step 3 and holds from step 4 on.
     assert ws.tolist() == [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]

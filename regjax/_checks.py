@@ -110,8 +110,17 @@ def check_unit_interval(value: Any, *, where: str, name: str) -> Any:
         "must be in [0, 1]",
         where=where,
         name=name,
-        report=lambda v: jnp.where(jnp.any(jnp.isnan(v)), jnp.nan, jnp.max(jnp.abs(v - 0.5)) + 0.5),
+        report=_farthest_from_half,
     )
+
+
+def _farthest_from_half(v: jax.Array) -> jax.Array:
+    """The entry of ``v`` farthest outside [0, 1] (NaN if any entry is NaN)."""
+    flat = jnp.ravel(v)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        flat = flat.astype(jnp.float32)
+    worst = flat[jnp.argmax(jnp.abs(flat - 0.5))]
+    return jnp.where(jnp.any(jnp.isnan(flat)), jnp.nan, worst)
 
 
 def check_tree_nonnegative(tree: Any, *, where: str, name: str) -> Any:
@@ -125,9 +134,9 @@ def check_float_leaf(leaf: Any, *, where: str, name: str, path: str) -> None:
     dtype = getattr(leaf, "dtype", None)
     if dtype is None:
         dtype = np.result_type(leaf)
-    if not jnp.issubdtype(dtype, jnp.inexact):
+    if not jnp.issubdtype(dtype, jnp.floating):
         raise ValueError(
-            f"`{where}({name}=...)`: leaf {path or '<root>'} has dtype {dtype}; only floating "
+            f"`{where}({name}=...)`: leaf {path or '<root>'} has dtype {dtype}; only real floating "
             "leaves can be regularized. Exclude it with `mask=` (for example "
             "`regjax.masks.weights_only`) or cast it to a float dtype."
         )

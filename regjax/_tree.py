@@ -55,7 +55,15 @@ def resolve_mask(mask: MaskLike, params: Any, *, where: str) -> Any:
                 f"`{where}(mask=...)` must hold Python or NumPy bools, not traced values: "
                 "a mask chooses which leaves are regularized, a structural choice."
             )
-        flag = bool(np.asarray(m))
+        arr = np.asarray(m)
+        if arr.ndim != 0 or arr.dtype != np.bool_:
+            raise TypeError(
+                f"`{where}(mask=...)` must hold one bool per leaf (or per subtree); got "
+                f"{type(m).__name__} with shape {arr.shape} and dtype {arr.dtype}. Masks "
+                "choose whole leaves, as in optax; to zero single entries, multiply the "
+                "params by a 0/1 array first."
+            )
+        flag = bool(arr)
         return jax.tree.map(lambda _: flag, sub)
 
     try:
@@ -87,8 +95,17 @@ def strength_tree(strength: Any, params: Any, *, where: str, name: str) -> Any:
 
 
 def accumulation_dtype(dtype: Any) -> np.dtype:
-    """At least float32, so a bf16 model's penalty is not summed in bf16."""
-    return np.dtype(jnp.promote_types(dtype, jnp.float32))
+    """At least float32, so a bf16 model's penalty is not summed in bf16.
+
+    Chosen explicitly (not by ``jnp.promote_types``) so that it works under
+    ``jax_numpy_dtype_promotion="strict"``, where bf16 and f32 do not promote."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.itemsize >= 4 else np.dtype(np.float32)
+
+
+def _widest(dtypes: list[Any]) -> np.dtype:
+    """The widest of several floating dtypes, without implicit promotion."""
+    return max((np.dtype(d) for d in dtypes), key=lambda d: d.itemsize)
 
 
 def masked_sum(
@@ -115,7 +132,7 @@ def masked_sum(
     terms = [term(leaf.astype(accumulation_dtype(leaf.dtype)), path) for path, leaf in selected]
     if not terms:
         return jnp.zeros((), jnp.float32)
-    out_dtype = functools.reduce(jnp.promote_types, [t.dtype for t in terms])
+    out_dtype = _widest([t.dtype for t in terms])
     return functools.reduce(jnp.add, [t.astype(out_dtype) for t in terms])
 
 

@@ -1,0 +1,233 @@
+"""Shared plumbing of ``regjax.linear``: input validation, centering, and the
+ridge path and its leave-one-out cross-validation (one SVD for every alpha)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from regjax._checks import check_nonnegative, check_unit_interval, check_value, is_traced
+
+
+def check_xy(X: Any, y: Any, *, where: str) -> tuple[jax.Array, jax.Array]:
+    """Validates a design and a target; returns them as arrays of one float dtype."""
+    for name, v, ndim in (("X", X, 2), ("y", y, 1)):
+        shape = np.shape(v)
+        if len(shape) != ndim:
+            raise ValueError(
+                f"`{where}({name}=...)` must be {ndim}-D "
+                f"({'n_samples x n_features' if ndim == 2 else 'n_samples'}); got shape {shape}."
+            )
+    if np.shape(X)[0] != np.shape(y)[0]:
+        raise ValueError(
+            f"`{where}(X=..., y=...)`: X has {np.shape(X)[0]} rows but y has {np.shape(y)[0]} "
+            "entries; pass one target per row of X."
+        )
+    if np.shape(X)[0] < 1 or np.shape(X)[1] < 1:
+        raise ValueError(f"`{where}(X=...)` is empty (shape {np.shape(X)}).")
+    X = jnp.asarray(X)
+    y = jnp.asarray(y)
+    for name, v in (("X", X), ("y", y)):
+        if not jnp.issubdtype(v.dtype, jnp.floating):
+            if jnp.issubdtype(v.dtype, jnp.integer) or v.dtype == jnp.bool_:
+                continue
+            raise TypeError(f"`{where}({name}=...)` must be real; got dtype {v.dtype}.")
+    floats = [np.dtype(v.dtype) for v in (X, y) if jnp.issubdtype(v.dtype, jnp.floating)]
+    dtype = np.promote_types(*floats) if len(floats) == 2 else None
+    dtype = dtype or (floats[0] if floats else jnp.asarray(0.0).dtype)
+    X = X.astype(dtype)
+    y = y.astype(dtype)
+    for name, v in (("X", X), ("y", y)):
+        if not is_traced(v) and not bool(np.all(np.isfinite(np.asarray(v)))):
+            raise ValueError(
+                f"`{where}({name}=...)` contains NaN or inf; drop or impute those entries first."
+            )
+    return X, y
+
+
+def check_alphas(alphas: Any, dtype: Any, *, where: str, allow_zero: bool = False) -> jax.Array:
+    """Validates a grid of strengths; returns it as a 1-D array of ``dtype``."""
+    if allow_zero:
+        check_nonnegative(alphas, where=where, name="alphas")
+    else:
+        check_value(
+            alphas,
+            lambda v: (v > 0) & (v < float("inf")),
+            "must be positive and finite (scikit-learn's alpha > 0)",
+            where=where,
+            name="alphas",
+            report=lambda v: jnp.min(v),
+        )
+    a = jnp.atleast_1d(jnp.asarray(alphas).astype(dtype))
+    if a.ndim != 1 or a.shape[0] < 1:
+        raise ValueError(f"`{where}(alphas=...)` must be a scalar or a non-empty 1-D array.")
+    return a
+
+
+def check_l1_ratio(l1_ratio: Any, dtype: Any, *, where: str) -> jax.Array:
+    check_unit_interval(l1_ratio, where=where, name="l1_ratio")
+    r = jnp.asarray(l1_ratio)
+    if r.ndim != 0:
+        raise ValueError(
+            f"`{where}(l1_ratio=...)` must be a scalar; vmap over l1_ratio for a grid of them."
+        )
+    return r.astype(dtype)
+
+
+def center(
+    X: jax.Array, y: jax.Array, fit_intercept: bool
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """(Xc, yc, x_mean, y_mean); with ``fit_intercept=False`` the means are zero."""
+    if not fit_intercept:
+        return X, y, jnp.zeros(X.shape[1], X.dtype), jnp.zeros((), y.dtype)
+    x_mean = jnp.mean(X, axis=0)
+    y_mean = jnp.mean(y)
+    return X - x_mean[None, :], y - y_mean, x_mean, y_mean
+
+
+def ridge_path(X: Any, y: Any, alphas: Any, *, fit_intercept: bool = True) -> tuple[Any, Any]:
+    r"""Ridge coefficients at every alpha from one SVD.
+
+    Minimizes scikit-learn ``Ridge``'s objective (no ``1/n``, no ½),
+
+    .. math:: \|y - Xw - b\|_2^2 + \alpha \|w\|_2^2,
+
+    with the intercept ``b`` unpenalized. With ``X - \bar X = U \Sigma V^\top``
+    (thin SVD of the centered design), every alpha is closed form:
+
+    .. math:: w(\alpha) = V \,\mathrm{diag}\Big(\frac{\sigma_k}{\sigma_k^2 + \alpha}\Big)
+              U^\top (y - \bar y), \qquad b = \bar y - \bar X^\top w.
+
+    Args:
+      X: design, shape (n_samples, n_features).
+      y: target, shape (n_samples,).
+      alphas: strengths >= 0, a scalar or 1-D array (kept in the given order);
+        may be traced, so ``jax.vmap`` over grids works.
+      fit_intercept: center X and y and fit an unpenalized intercept (static).
+
+    Returns:
+      ``(coefs, intercepts)`` with shapes (n_features, n_alphas) and (n_alphas,).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import regjax
+      >>> X = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+      >>> y = jnp.array([1.0, 2.0, 3.0, 4.0])
+      >>> coefs, b = regjax.linear.ridge_path(X, y, jnp.array([0.0, 1.0]))
+      >>> coefs.shape, b.shape
+      ((2, 2), (2,))
+      >>> coefs[:, 0]  # alpha = 0 is least squares
+      Array([1.0000..., 2.0000...], dtype=float32)
+
+    References:
+      Hoerl, A. E. and Kennard, R. W. (1970). Ridge Regression: Biased
+      Estimation for Nonorthogonal Problems. Technometrics 12(1).
+      https://doi.org/10.1080/00401706.1970.10488634
+    """
+    where = "regjax.linear.ridge_path"
+    X, y = check_xy(X, y, where=where)
+    a = check_alphas(alphas, X.dtype, where=where, allow_zero=True)
+    Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
+    u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
+    uty = u.T @ yc
+    coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a, x_mean, y_mean)
+    return coefs, intercepts
+
+
+def _shrink(s: jax.Array, a: jax.Array) -> jax.Array:
+    """sigma / (sigma² + alpha) per (alpha, k), 0 where both vanish."""
+    den = s[None, :] ** 2 + a[:, None]
+    ok = den > 0
+    return jnp.where(ok, s[None, :] / jnp.where(ok, den, 1), 0)
+
+
+def _ridge_from_svd(u, s, vt, uty, a, x_mean, y_mean):
+    d = _shrink(s, a)  # (A, k)
+    coefs = vt.T @ (d * uty[None, :]).T  # (p, A)
+    intercepts = y_mean - x_mean @ coefs
+    return coefs, intercepts
+
+
+class RidgeCVResult(NamedTuple):
+    """Result of :func:`regjax.linear.ridge_cv`.
+
+    Fields:
+      alpha: the selected alpha (the first minimizer of ``cv_errors``).
+      coef: coefficients refit on all the data at ``alpha``, shape (n_features,).
+      intercept: intercept at ``alpha`` (0 without ``fit_intercept``).
+      cv_errors: mean squared leave-one-out (or GCV) error per alpha, shape (n_alphas,).
+      best_index: index of ``alpha`` in ``alphas``.
+    """
+
+    alpha: jax.Array
+    coef: jax.Array
+    intercept: jax.Array
+    cv_errors: jax.Array
+    best_index: jax.Array
+
+
+def ridge_cv(
+    X: Any, y: Any, alphas: Any, *, fit_intercept: bool = True, mode: str = "loo"
+) -> RidgeCVResult:
+    r"""Picks the ridge alpha by exact leave-one-out (or GCV) error, from one SVD.
+
+    With the hat matrix :math:`H_\alpha = \tfrac1n \mathbf 1\mathbf 1^\top
+    + U\,\mathrm{diag}(\sigma_k^2/(\sigma_k^2+\alpha))\,U^\top` (the first term
+    only with an intercept), the leave-one-out residual is exact in closed form:
+
+    .. math:: e_i(\alpha) = \frac{y_i - \hat y_i(\alpha)}{1 - (H_\alpha)_{ii}},
+
+    and ``cv_errors`` is :math:`\frac1n\sum_i e_i^2`, the criterion of
+    scikit-learn's ``RidgeCV`` (default ``scoring=None``, ``cv=None``). With
+    ``mode="gcv"`` the diagonal is replaced by its mean, ``tr(H)/n``
+    (generalized cross-validation, Golub et al. 1979).
+
+    Args:
+      X: design, shape (n_samples, n_features).
+      y: target, shape (n_samples,).
+      alphas: candidate strengths > 0, 1-D; may be traced.
+      fit_intercept: fit an unpenalized intercept (static).
+      mode: ``"loo"`` (exact leave-one-out, as ``RidgeCV``) or ``"gcv"`` (static).
+
+    Returns:
+      A :class:`RidgeCVResult`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import regjax
+      >>> X = jax.random.normal(jax.random.key(0), (50, 5))
+      >>> y = X @ jnp.arange(5.0) + 0.1 * jax.random.normal(jax.random.key(1), (50,))
+      >>> res = regjax.linear.ridge_cv(X, y, jnp.array([0.01, 1.0, 100.0]))
+      >>> float(res.alpha) < 100.0, res.cv_errors.shape
+      (True, (3,))
+
+    References:
+      Golub, G. H., Heath, M. and Wahba, G. (1979). Generalized
+      Cross-Validation as a Method for Choosing a Good Ridge Parameter.
+      Technometrics 21(2). https://doi.org/10.1080/00401706.1979.10489751
+      Rifkin, R. M. and Lippert, R. A. (2007). Notes on Regularized Least
+      Squares. MIT-CSAIL-TR-2007-025. http://hdl.handle.net/1721.1/37318
+    """
+    where = "regjax.linear.ridge_cv"
+    if mode not in ("loo", "gcv"):
+        raise ValueError(f'`{where}(mode=...)` must be "loo" or "gcv"; got {mode!r}.')
+    X, y = check_xy(X, y, where=where)
+    a = check_alphas(alphas, X.dtype, where=where)
+    n = X.shape[0]
+    Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
+    u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
+    uty = u.T @ yc
+    filt = s[None, :] * _shrink(s, a)  # sigma²/(sigma²+alpha), (A, k)
+    resid = yc[None, :] - (filt * uty[None, :]) @ u.T  # (A, n)
+    base = jnp.asarray(1.0 / n if fit_intercept else 0.0, X.dtype)
+    if mode == "loo":
+        h = base + filt @ (u * u).T  # (A, n)
+    else:
+        h = jnp.broadcast_to((base * n + jnp.sum(filt, axis=1))[:, None] / n, resid.shape)
+    errors = jnp.mean((resid / (1 - h)) ** 2, axis=1)
+    best = jnp.argmin(errors)
+    coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a[best][None], x_mean, y_mean)
+    return RidgeCVResult(a[best], coefs[:, 0], intercepts[0], errors, best)

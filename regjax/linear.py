@@ -1,0 +1,14 @@
+"""Regularization paths for linear models, with duality-gap certificates.
+
+Ridge (closed form from one SVD), lasso and elastic net, group lasso and
+L1/elastic-net logistic regression, each with scikit-learn's objective so
+``alpha`` means the same thing in both. Grids are solved vmapped or
+warm-started along the path, and every returned gap is recomputed at the
+returned coefficients.
+"""
+
+from regjax._linear import RidgeCVResult as RidgeCVResult
+from regjax._linear import ridge_cv as ridge_cv
+from regjax._linear import ridge_path as ridge_path
+
+__all__ = ["RidgeCVResult", "ridge_cv", "ridge_path"]

@@ -13,6 +13,13 @@ from regjax._groups import GroupSpec, safe_norm
 from regjax._tree import MaskLike, masked_sum
 
 
+def _abs(x: jax.Array) -> jax.Array:
+    """|x| whose derivative is sign(x): 0 at x = 0, the minimum-norm subgradient.
+
+    ``jax.grad(jnp.abs)(0.0)`` is 1, which would push exact zeros away from 0."""
+    return x * jnp.sign(x)
+
+
 def l1(params: Any, *, mask: MaskLike = None) -> jax.Array:
     r"""The L1 norm, Σ|w|, summed over the regularized leaves.
 
@@ -40,6 +47,8 @@ def l1(params: Any, *, mask: MaskLike = None) -> jax.Array:
       6.0
       >>> float(regjax.penalties.l1(w, mask=regjax.masks.weights_only))
       3.0
+      >>> jax.grad(regjax.penalties.l1)(jnp.array([0.0, -2.0]))  # subgradient 0 at 0
+      Array([ 0., -1.], dtype=float32)
       >>> loss = lambda p, lam: lam * regjax.penalties.l1(p)
       >>> jax.vmap(loss, in_axes=(None, 0))(w, jnp.array([0.1, 1.0]))
       Array([0.6, 6. ], dtype=float32)
@@ -48,7 +57,7 @@ def l1(params: Any, *, mask: MaskLike = None) -> jax.Array:
       Tibshirani, R. (1996). Regression Shrinkage and Selection via the Lasso.
       JRSS B 58(1). https://doi.org/10.1111/j.2517-6161.1996.tb02080.x
     """
-    return masked_sum(lambda x, _: jnp.sum(jnp.abs(x)), params, mask, where="regjax.penalties.l1")
+    return masked_sum(lambda x, _: jnp.sum(_abs(x)), params, mask, where="regjax.penalties.l1")
 
 
 def l2(params: Any, *, mask: MaskLike = None) -> jax.Array:
@@ -122,7 +131,7 @@ def elastic_net(params: Any, l1_ratio: Any, *, mask: MaskLike = None) -> jax.Arr
 
     def term(x: jax.Array, _: str) -> jax.Array:
         r = jnp.asarray(l1_ratio, x.dtype)
-        return r * jnp.sum(jnp.abs(x)) + 0.5 * (1 - r) * jnp.sum(x * x)
+        return r * jnp.sum(_abs(x)) + 0.5 * (1 - r) * jnp.sum(x * x)
 
     return masked_sum(term, params, mask, where=where)
 
@@ -189,7 +198,7 @@ def group_lasso(
         sq, sizes = spec.group_sq_norms(x)
         r = jnp.asarray(l1_ratio, x.dtype)
         group_part = jnp.sum(jnp.sqrt(sizes) * safe_norm(sq))
-        return (1 - r) * group_part + r * jnp.sum(jnp.abs(x))
+        return (1 - r) * group_part + r * jnp.sum(_abs(x))
 
     return masked_sum(term, params, mask, where=where)
 

@@ -467,7 +467,8 @@ def mc_predict(
       >>> w = jnp.ones((4, 1))
       >>> def apply_fn(key, x):
       ...     return regjax.stochastic.dropout(key, x, 0.5) @ w
-      >>> mean, var = regjax.stochastic.mc_predict(apply_fn, jax.random.key(0), jnp.ones((2, 4)), 64)
+      >>> key, x = jax.random.key(0), jnp.ones((2, 4))
+      >>> mean, var = regjax.stochastic.mc_predict(apply_fn, key, x, 64)
       >>> mean.shape, var.shape
       ((2, 1), (2, 1))
       >>> bool(jnp.all(var > 0))

@@ -286,7 +286,10 @@ def proximal_group_lasso(
       strength: λ >= 0: number, array (may be traced), per-leaf pytree or schedule.
       learning_rate: η >= 0 (the base optimizer's): number, array or schedule.
       axis: static; the axis whose slices are the groups, or None (whole leaf).
-      group_ids: static; optional 1-D ids, one per slice along ``axis``.
+        Under ``optax.inject_hyperparams`` list it in ``static_args`` (an int
+        would otherwise be injected as a traced hyperparameter).
+      group_ids: static; optional 1-D ids, one per slice along ``axis`` (also
+        in ``static_args`` under ``optax.inject_hyperparams``).
       l1_ratio: r in [0, 1], the weight of the L1 part (sparse-group lasso).
       mask: which leaves to regularize (a regjax/optax mask); None for all.
 

@@ -50,6 +50,8 @@ def check_xy(X: Any, y: Any, *, where: str) -> tuple[jax.Array, jax.Array]:
 
 def check_alphas(alphas: Any, dtype: Any, *, where: str, allow_zero: bool = False) -> jax.Array:
     """Validates a grid of strengths; returns it as a 1-D array of ``dtype``."""
+    if isinstance(alphas, list | tuple):
+        alphas = np.asarray(alphas, dtype=np.dtype(dtype))
     if allow_zero:
         check_nonnegative(alphas, where=where, name="alphas")
     else:

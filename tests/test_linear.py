@@ -105,3 +105,136 @@ def test_ridge_stationarity_property(alpha, seed):
         # gradient of ||y - Xw - b||² + alpha||w||² vanishes
         np.testing.assert_allclose(-2 * X.T @ r + 2 * alpha * w[:, 0], 0, atol=1e-8)
         np.testing.assert_allclose(r.sum(), 0, atol=1e-8)
+
+
+# ---------------------------------------------------------------- lasso / elastic net
+
+
+def _enet_obj(X, y, w, a, r):
+    n = len(y)
+    return 0.5 / n * np.sum((y - X @ w) ** 2) + a * r * np.abs(w).sum() + 0.5 * a * (1 - r) * w @ w
+
+
+def _check_kkt(X, y, W, alphas, r, tol):
+    """Subgradient optimality of every column, directly on regjax's solution."""
+    n = len(y)
+    for i, a in enumerate(alphas):
+        w = np.asarray(W[:, i])
+        c = X.T @ (y - X @ w) / n - a * (1 - r) * w
+        on = w != 0
+        np.testing.assert_allclose(c[on], a * r * np.sign(w[on]), atol=tol * a)
+        assert np.all(np.abs(c[~on]) <= a * r * (1 + tol))
+
+
+CASES = {
+    "diabetes": diabetes,
+    "p<n": lambda: correlated(80, 20, seed=4),
+    "p>n": lambda: correlated(30, 60, seed=5),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "solver", "l1_ratio"),
+    [
+        ("diabetes", "path", 1.0),
+        ("diabetes", "fista", 1.0),
+        ("p<n", "path", 1.0),
+        ("p>n", "path", 1.0),
+        ("p>n", "fista", 1.0),
+        ("p<n", "path", 0.5),
+    ],
+)
+def test_lasso_enet_path_match_sklearn(case, solver, l1_ratio):
+    from sklearn.linear_model import enet_path
+
+    X, y = CASES[case]()
+    with jax.enable_x64(True):
+        alphas, W, gaps = regjax.linear.lasso_path(
+            X, y, l1_ratio=l1_ratio, n_alphas=12, tol=1e-11, solver=solver
+        )
+        sk_alphas, sk_W, _ = enet_path(
+            X, y, l1_ratio=l1_ratio, alphas=12, tol=1e-13, max_iter=200_000
+        )
+    np.testing.assert_allclose(alphas, sk_alphas, rtol=1e-12)
+    W = np.asarray(W)
+    n = len(y)
+    assert np.all(np.asarray(gaps) <= 1e-11 * (y @ y) / n)
+    for i, a in enumerate(sk_alphas):
+        ours = _enet_obj(X, y, W[:, i], a, l1_ratio)
+        ref = _enet_obj(X, y, sk_W[:, i], a, l1_ratio)
+        assert abs(ours - ref) <= 1e-8 * abs(ref)
+        np.testing.assert_array_equal(W[:, i] != 0, np.abs(sk_W[:, i]) > 0)
+    _check_kkt(X, y, W, sk_alphas, l1_ratio, 1e-4)
+
+
+def test_gaps_are_honest_and_certify_default_tol():
+    X, y = correlated(30, 60, seed=5)
+    with jax.enable_x64(True):
+        alphas, W, gaps = map(np.asarray, regjax.linear.lasso_path(X, y, n_alphas=12))
+    n = len(y)
+    for i, a in enumerate(alphas):
+        w = np.asarray(W[:, i])
+        # gap recomputed independently: primal minus the dual at the rescaled residual
+        r = y - X @ w
+        theta = r / max(1.0, np.max(np.abs(X.T @ r)) / (n * float(a)))
+        primal = _enet_obj(X, y, w, float(a), 1.0)
+        dual = (0.5 * y @ y - 0.5 * (y - theta) @ (y - theta)) / n
+        np.testing.assert_allclose(gaps[i], primal - dual, rtol=1e-6, atol=1e-12)
+        assert gaps[i] <= 1e-6 * (y @ y) / n
+
+
+def test_lasso_path_jit_vmap_over_l1_ratio_compiles_once():
+    X, y = diabetes()
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    alphas = np.array([5.0, 1.0, 0.2], np.float32)
+    traces = []
+
+    def f(r):
+        traces.append(1)
+        return regjax.linear.lasso_path(X, y, alphas, l1_ratio=r, solver="fista", tol=1e-5)[1]
+
+    ratios = jnp.array([0.3, 0.7, 1.0], jnp.float32)
+    out = jax.jit(jax.vmap(f))(ratios)
+    assert len(traces) == 1
+    for k, r in enumerate([0.3, 0.7, 1.0]):
+        eager = regjax.linear.lasso_path(X, y, alphas, l1_ratio=r, solver="fista", tol=1e-5)[1]
+        np.testing.assert_allclose(out[k], eager, rtol=2e-3, atol=2e-3)
+
+
+def test_fit_intercept_matches_sklearn_lasso():
+    from sklearn.linear_model import Lasso
+
+    X, y = correlated(80, 20, seed=4)
+    X, y = X + 2.0, y + 5.0
+    with jax.enable_x64(True):
+        _, W, _ = regjax.linear.lasso_path(X, y, [0.3], tol=1e-11, fit_intercept=True)
+    m = Lasso(alpha=0.3, tol=1e-13, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(W[:, 0], m.coef_, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"X": np.ones((5, 2)), "y": np.ones(4)}, "5 rows but y has 4"),
+        ({"X": np.full((4, 2), np.nan), "y": np.ones(4)}, "NaN or inf"),
+        ({"X": np.ones((4, 2)), "y": np.array([1, 2, np.inf, 0.0])}, "NaN or inf"),
+        ({"X": np.ones((4, 2)), "y": np.ones(4), "alphas": [1.0, -1.0]}, "positive"),
+        ({"X": np.ones((4, 2)), "y": np.ones(4), "alphas": [0.0]}, "positive"),
+        ({"X": np.ones((4, 2)), "y": np.ones(4), "l1_ratio": 1.5}, r"\[0, 1\]"),
+        ({"X": np.ones((4, 2)), "y": np.ones(4), "solver": "cd"}, "solver"),
+        ({"X": np.ones((4, 2)), "y": np.ones(4), "l1_ratio": 0.0}, "explicit `alphas`"),
+    ],
+)
+def test_lasso_path_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match) as e:
+        regjax.linear.lasso_path(**kwargs)
+    assert "regjax.linear.lasso_path" in str(e.value)
+
+
+def test_ridge_bad_input():
+    with pytest.raises(ValueError, match=r"regjax\.linear\.ridge_cv"):
+        regjax.linear.ridge_cv(np.ones((4, 2)), np.ones(3), [1.0])
+    with pytest.raises(ValueError, match="positive"):
+        regjax.linear.ridge_cv(np.ones((4, 2)), np.ones(4), [0.0, 1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        regjax.linear.ridge_path(np.ones((4, 2)), np.array([1, 2, np.nan, 0]), [1.0])

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from regjax._checks import check_nonnegative
+from regjax._stochastic import check_key
 from regjax._tree import accumulation_dtype
 
 _INIT = "regjax.spectral.init"
@@ -42,29 +43,6 @@ class SpectralState(NamedTuple):
 
     u: jax.Array
     sigma: jax.Array
-
-
-def check_key(key: Any, *, where: str) -> Any:
-    """Raises TypeError unless ``key`` is one PRNG key (typed, or raw uint32 data)."""
-    dtype = getattr(key, "dtype", None)
-    shape = getattr(key, "shape", None)
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if shape == ():
-            return key
-        raise TypeError(
-            f"`{where}(key=...)` must be a single PRNG key; got a key array of shape {shape}. "
-            "Split it and pass one key, or jax.vmap over the keys."
-        )
-    raw = dtype is not None and np.dtype(dtype) == np.uint32
-    if raw and len(shape) == 1 and shape[0] in (2, 4):
-        return key
-    what = type(key).__name__
-    if dtype is not None:
-        what = f"an array of dtype {dtype} and shape {shape}"
-    raise TypeError(
-        f"`{where}(key=...)` must be a PRNG key, from `jax.random.key(seed)` (or the raw "
-        f"`jax.random.PRNGKey(seed)`); got {what}. The key comes first and is positional."
-    )
 
 
 def _as_matrix(w: Any, *, where: str) -> jax.Array:
@@ -147,7 +125,7 @@ def init(key: Any, w: Any, *, n_warmup: int = 15, eps: Any = 1e-12) -> SpectralS
       Golub, G. H. and Van Loan, C. F. (2013). Matrix Computations, 4th ed.,
       §8.2.1 (the power method). Johns Hopkins University Press.
     """
-    check_key(key, where=_INIT)
+    key = check_key(key, where=_INIT)
     mat = _as_matrix(w, where=_INIT)
     n = _check_count(n_warmup, where=_INIT, name="n_warmup")
     check_nonnegative(eps, where=_INIT, name="eps")

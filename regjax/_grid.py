@@ -1,0 +1,157 @@
+"""Hyperparameter grids: named axes, one flat member axis, and the shape to go back."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+
+@jax.tree_util.register_pytree_node_class
+class Grid(Mapping):
+    """A product grid of hyperparameters with one flat member axis.
+
+    A ``Grid`` is a read-only mapping ``name -> array of shape (n_members,)``
+    and a pytree (its leaves are those arrays), so it can be passed straight to
+    ``jax.vmap``. It remembers the shape of the product (one length per named
+    axis, in the order given) for reshaping results. Member ``i`` sits at
+    ``np.unravel_index(i, grid.shape)``: the last axis varies fastest.
+
+    Attributes:
+      names: the axis names, in order.
+      shape: the length of each axis.
+      axes: the 1-D values of each axis (before the product).
+
+    Examples:
+      >>> import regjax
+      >>> g = regjax.sweep.grid(lr=[0.1, 0.01], weight_decay=[0.0, 1e-4, 1e-3])
+      >>> len(g), g.shape
+      (6, (2, 3))
+      >>> g["lr"]
+      array([0.1 , 0.1 , 0.1 , 0.01, 0.01, 0.01], dtype=float32)
+      >>> g.member(4)
+      {'lr': 0.01, 'weight_decay': 0.0001}
+
+    References:
+      Bergstra, J. and Bengio, Y. (2012). Random Search for Hyper-Parameter
+      Optimization. JMLR 13. https://jmlr.org/papers/v13/bergstra12a.html
+    """
+
+    def __init__(self, axes: Mapping[str, np.ndarray], values: Mapping[str, Any] | None = None):
+        self.axes = {k: np.asarray(v) for k, v in axes.items()}
+        self.names = tuple(self.axes)
+        self.shape = tuple(len(v) for v in self.axes.values())
+        if values is None:
+            mesh = np.meshgrid(*self.axes.values(), indexing="ij")
+            values = {k: m.reshape(-1) for k, m in zip(self.names, mesh, strict=True)}
+        self._values = dict(values)
+
+    # Mapping interface ---------------------------------------------------------------
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def n_members(self) -> int:
+        return len(self)
+
+    def __repr__(self) -> str:
+        axes = ", ".join(f"{k}: {len(v)}" for k, v in self.axes.items())
+        return f"Grid({axes}; {len(self)} members)"
+
+    # pytree --------------------------------------------------------------------------
+    def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        children = tuple(self._values[k] for k in self.names)
+        aux = (
+            self.names,
+            tuple(tuple(v.tolist()) for v in self.axes.values()),
+            tuple(str(v.dtype) for v in self.axes.values()),
+        )
+        return children, aux
+
+    @classmethod
+    def tree_unflatten(cls, aux: tuple[Any, ...], children: tuple[Any, ...]) -> Grid:
+        names, axes_values, dtypes = aux
+        axes = {n: np.asarray(v, d) for n, v, d in zip(names, axes_values, dtypes, strict=True)}
+        return cls(axes, dict(zip(names, children, strict=True)))
+
+    # helpers -------------------------------------------------------------------------
+    def member(self, index: int) -> dict[str, float]:
+        """The hyperparameters of one member, as Python scalars."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"member {index} out of range for {len(self)} members")
+        return {k: np.asarray(self._values[k])[index].item() for k in self.names}
+
+    def reshape(self, x: Any) -> Any:
+        """Reshapes the leading member axis of every leaf of ``x`` to ``self.shape``."""
+        return jax.tree.map(lambda a: np.asarray(a).reshape(self.shape + np.shape(a)[1:]), x)
+
+    def members(self) -> Iterator[dict[str, float]]:
+        for i in range(len(self)):
+            yield self.member(i)
+
+
+def grid(**axes: Any) -> Grid:
+    """Builds a product grid over named hyperparameter axes.
+
+    Each keyword is one axis: a 1-D sequence of values. The grid is their
+    Cartesian product, flattened into one member axis (the last axis varies
+    fastest), and remembers its shape. Floating values are stored as
+    float32 and integer values as int32, so they can be fed to a jitted,
+    vmapped ``train_fn`` as arrays.
+
+    Args:
+      **axes: ``name=values``, each a non-empty 1-D sequence of numbers.
+
+    Returns:
+      A :class:`Grid`.
+
+    Examples:
+      >>> import numpy as np
+      >>> import regjax
+      >>> g = regjax.sweep.grid(weight_decay=np.logspace(-5, -1, 5), rate=[0.0, 0.5])
+      >>> g.shape, len(g)
+      ((5, 2), 10)
+      >>> g.member(3)
+      {'weight_decay': 0.0001, 'rate': 0.5}
+
+    References:
+      Bergstra, J. and Bengio, Y. (2012). Random Search for Hyper-Parameter
+      Optimization. JMLR 13. https://jmlr.org/papers/v13/bergstra12a.html
+    """
+    where = "regjax.sweep.grid"
+    if not axes:
+        raise ValueError(
+            f"`{where}()` needs at least one axis, e.g. `grid(weight_decay=[1e-4, 1e-3])`."
+        )
+    clean = {}
+    for name, values in axes.items():
+        if isinstance(values, jax.core.Tracer):
+            raise TypeError(f"`{where}({name}=...)` must be concrete values, not traced.")
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(
+                f"`{where}({name}=...)` must be a 1-D sequence of values; got shape {arr.shape}."
+            )
+        if arr.size == 0:
+            raise ValueError(f"`{where}({name}=...)` is empty; give at least one value.")
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.int32)
+        if np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(np.float32)
+        elif np.issubdtype(arr.dtype, np.integer):
+            arr = arr.astype(np.int32)
+        else:
+            raise TypeError(f"`{where}({name}=...)` must hold numbers; got dtype {arr.dtype}.")
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{where}({name}=...)` holds NaN or inf.")
+        clean[name] = arr
+    return Grid(clean)

@@ -1,0 +1,408 @@
+"""`run`: a whole grid of training runs as one compiled, vmapped program.
+
+Members are independent, so the member axis is vmapped, cut into equal
+chunks to bound memory, and sharded across devices. Every member's key is
+``fold_in(key, member_index)``, so its randomness does not depend on the
+chunk size, the number of devices or the padding.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from regjax._grid import Grid
+from regjax._io import atomic_write
+from regjax._progress import progress_bars
+from regjax._sweep_result import SweepResult, non_finite_members
+
+_MEMBER_AXIS = "members"
+
+
+class Folds(NamedTuple):
+    """K-fold cross-validation splits as boolean masks, one row per fold.
+
+    Masks (not index lists) keep every fold the same shape, so a training
+    function can be vmapped over folds; weight the loss by ``train[i]`` and
+    the validation metric by ``val[i]``.
+
+    Attributes:
+      train: bool array ``(k, n)``; ``train[i, j]`` is True if example j trains fold i.
+      val: bool array ``(k, n)``; ``val[i, j]`` is True if example j validates fold i.
+
+    References:
+      Stone, M. (1974). Cross-Validatory Choice and Assessment of Statistical
+      Predictions. JRSS B 36(2). https://doi.org/10.1111/j.2517-6161.1974.tb00994.x
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+
+    def indices(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """(train indices, validation indices) of one fold, as NumPy int arrays."""
+        return np.flatnonzero(self.train[fold]), np.flatnonzero(self.val[fold])
+
+
+def kfold(key: jax.Array, n: int, k: int) -> Folds:
+    """Shuffled k-fold splits of ``n`` examples.
+
+    The examples are permuted with ``key``, then cut into ``k`` folds whose
+    sizes differ by at most one (the first ``n % k`` folds get one more, as
+    in scikit-learn's ``KFold``). Every example validates exactly one fold.
+
+    Args:
+      key: a PRNG key.
+      n: number of examples (>= k).
+      k: number of folds (>= 2).
+
+    Returns:
+      :class:`Folds` with boolean ``train`` and ``val`` masks of shape ``(k, n)``.
+
+    Examples:
+      >>> import jax
+      >>> import regjax
+      >>> folds = regjax.sweep.kfold(jax.random.key(0), n=10, k=3)
+      >>> folds.val.sum(axis=1), folds.val.sum(axis=0).max()
+      (array([4, 3, 3]), np.int64(1))
+
+    References:
+      Stone, M. (1974). Cross-Validatory Choice and Assessment of Statistical
+      Predictions. JRSS B 36(2). https://doi.org/10.1111/j.2517-6161.1974.tb00994.x
+    """
+    where = "regjax.sweep.kfold"
+    _check_key(key, where)
+    for name, value, low in (("n", n, 2), ("k", k, 2)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"`{where}({name}=...)` must be an int; got {value!r}.")
+        if value < low:
+            raise ValueError(f"`{where}({name}=...)` must be >= {low}; got {value}.")
+    if k > n:
+        raise ValueError(f"`{where}(k=...)` must be <= n = {n}; got {k}.")
+    perm = np.asarray(jax.random.permutation(key, n))
+    sizes = np.full(k, n // k)
+    sizes[: n % k] += 1
+    fold_of = np.empty(n, np.int64)
+    fold_of[perm] = np.repeat(np.arange(k), sizes)
+    val = fold_of[None, :] == np.arange(k)[:, None]
+    return Folds(train=~val, val=val)
+
+
+def _check_key(key: Any, where: str) -> None:
+    ok = isinstance(key, jax.Array | np.ndarray) and (
+        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == np.uint32 and key.shape == (2,))
+    )
+    if not ok:
+        raise TypeError(
+            f"`{where}(key=...)` must be a PRNG key from `jax.random.key(seed)` (or a "
+            f"`jax.random.PRNGKey`); got {type(key).__name__}"
+            + (f" with dtype {key.dtype} and shape {key.shape}" if hasattr(key, "dtype") else "")
+            + "."
+        )
+
+
+def member_keys(key: jax.Array, indices: Any) -> jax.Array:
+    """The keys of the given members: ``fold_in(key, i)`` for each index i."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
+
+
+@functools.lru_cache(maxsize=32)
+def _program(train_fn: Callable[..., Any], folds_given: bool, devices: tuple[Any, ...]) -> Any:
+    """The jitted, vmapped (and sharded) program; cached so a second `run` reuses it."""
+    if folds_given:
+
+        def per_member(hparams: Any, key: Any, train_masks: Any, val_masks: Any) -> Any:
+            fold_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
+                jnp.arange(train_masks.shape[0], dtype=jnp.uint32)
+            )
+            return jax.vmap(train_fn, in_axes=(None, 0, 0))(
+                hparams, fold_keys, (train_masks, val_masks)
+            )
+
+        batched = jax.vmap(per_member, in_axes=(0, 0, None, None))
+    else:
+        batched = jax.vmap(train_fn)
+    if len(devices) <= 1:
+        return jax.jit(batched)
+    mesh = Mesh(np.asarray(devices), (_MEMBER_AXIS,))
+    member = NamedSharding(mesh, PartitionSpec(_MEMBER_AXIS))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    in_shardings = (member, member, replicated, replicated) if folds_given else (member, member)
+    return jax.jit(batched, in_shardings=in_shardings, out_shardings=member)
+
+
+def _explain_trace_error(e: Exception) -> Exception:
+    if isinstance(e, jax.errors.ConcretizationTypeError | jax.errors.TracerBoolConversionError):
+        return TypeError(
+            "`regjax.sweep.run(train_fn=...)`: train_fn used the Python value of a "
+            "hyperparameter (an `if`, `int(...)`, `range(...)` or a shape on it), but every "
+            "hyperparameter is a traced array there, one per grid member. Use array ops "
+            "(`jnp.where`, `lax.cond`) instead, or make the value a Python constant outside "
+            f"the grid.\nOriginal error: {e}"
+        )
+    return e
+
+
+def _check_outputs(out_shapes: Any) -> None:
+    bad = [
+        jax.tree_util.keystr(path)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(out_shapes)[0]
+        if not isinstance(leaf, jax.ShapeDtypeStruct)
+    ]
+    if bad:
+        raise TypeError(
+            "`regjax.sweep.run(train_fn=...)` must return a pytree of arrays (metrics); "
+            f"these leaves are not arrays: {', '.join(bad)}."
+        )
+
+
+def _fingerprint(grid: Grid, key: jax.Array, chunk: int, folds: Folds | None) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([grid.names, grid.shape, chunk]).encode())
+    for name in grid.names:
+        h.update(np.ascontiguousarray(grid[name]).tobytes())
+    raw = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    h.update(np.asarray(raw).tobytes())
+    if folds is not None:
+        h.update(np.packbits(folds.val).tobytes())
+    return h.hexdigest()
+
+
+class _ChunkStore:
+    """Finished chunks on disk, so an interrupted sweep resumes where it stopped."""
+
+    def __init__(self, directory: str, fingerprint: str, n_leaves: int):
+        self.directory = directory
+        self.n_leaves = n_leaves
+        os.makedirs(directory, exist_ok=True)
+        manifest = os.path.join(directory, "manifest.json")
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                found = json.load(f).get("fingerprint")
+            if found != fingerprint:
+                raise ValueError(
+                    f"`regjax.sweep.run(checkpoint_dir=...)`: {directory} holds the chunks of a "
+                    "different sweep (grid, key, folds or chunk_size differ). Use a new "
+                    "directory, or delete it to start over."
+                )
+        else:
+            atomic_write(manifest, lambda f: json.dump({"fingerprint": fingerprint}, f), text=True)
+
+    def _path(self, index: int) -> str:
+        return os.path.join(self.directory, f"chunk_{index:06d}.npz")
+
+    def load(self, index: int) -> list[np.ndarray] | None:
+        path = self._path(index)
+        if not os.path.exists(path):
+            return None
+        with np.load(path) as data:
+            return [data[f"leaf_{i}"] for i in range(self.n_leaves)]
+
+    def save(self, index: int, leaves: Sequence[np.ndarray]) -> None:
+        arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
+        atomic_write(self._path(index), lambda f: np.savez(f, **arrays))
+
+
+def run(
+    train_fn: Callable[..., Any],
+    grid: Grid,
+    key: jax.Array,
+    *,
+    folds: Folds | None = None,
+    chunk_size: int | None = None,
+    devices: Sequence[Any] | None = None,
+    progress: bool = True,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> SweepResult:
+    """Trains every member of a grid in one compiled, vmapped program.
+
+    ``train_fn(hparams, key) -> metrics`` is the user's whole training run for
+    one member: ``hparams`` is a dict ``name -> scalar array`` (traced: use
+    array ops on it, never a Python ``if``), ``key`` that member's PRNG key,
+    and ``metrics`` any pytree of arrays. ``run`` vmaps it over the members,
+    compiles once for the whole grid, and reuses the compiled program on a
+    second call with the same ``train_fn`` and grid shapes.
+
+    With ``folds`` (from :func:`kfold`) the signature is
+    ``train_fn(hparams, key, (train_mask, val_mask))``; it is vmapped over
+    folds inside each member, so folds × members compile once, and every
+    metric gets a fold axis after the member axis.
+
+    Memory and devices: ``chunk_size`` members run at a time, chunk after
+    chunk. The members of a chunk are sharded across ``devices`` (default:
+    all local devices) along one mesh axis with ``jax.sharding``. A chunk is
+    padded up to a multiple of the device count, with at least two members
+    per device (and the last chunk up to the chunk size, so every chunk has
+    one shape and one compile); padded members repeat the last member and
+    are dropped from the result. So results are bit-identical whatever the
+    chunk size and the number of devices. The same code
+    spans several hosts: call ``jax.distributed.initialize()`` on each host
+    first and pass ``devices=jax.devices()``.
+
+    Resuming: with ``checkpoint_dir``, each finished chunk is written
+    atomically. Rerunning the same call after an interruption (Ctrl-C, a
+    killed process) loads the finished chunks and computes only the rest; the
+    result is identical to an uninterrupted run. A directory holding another
+    sweep is refused.
+
+    Divergence: a member whose metrics are NaN or inf is marked in
+    ``result.diverged``; the other members are unaffected (vmapped members
+    never mix). To freeze a member's training at its last finite state, use
+    :func:`regjax.sweep.freeze_if_diverged` in the training loop.
+
+    Args:
+      train_fn: pure function ``(hparams, key) -> metrics`` (or
+        ``(hparams, key, fold)`` with ``folds``).
+      grid: the :class:`Grid` from :func:`grid`.
+      key: a PRNG key; member i gets ``jax.random.fold_in(key, i)``.
+      folds: optional :class:`Folds` for cross-validation.
+      chunk_size: members per chunk (>= 1); default all at once.
+      devices: devices to shard members across; default ``jax.local_devices()``.
+      progress: show a progress bar (tqdm) on a terminal.
+      checkpoint_dir: directory for finished chunks, to resume from.
+
+    Returns:
+      A :class:`SweepResult`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import regjax
+      >>> x = jnp.linspace(-1, 1, 32)[:, None]
+      >>> y = 2.0 * x[:, 0]
+      >>> def train_fn(hp, key):
+      ...     w = jnp.zeros(1)
+      ...     def step(w, _):
+      ...         g = jax.grad(lambda w: jnp.mean((x @ w - y) ** 2)
+      ...                      + hp["lam"] * regjax.penalties.l2(w))(w)
+      ...         return w - 0.5 * g, None
+      ...     w, _ = jax.lax.scan(step, w, None, length=100)
+      ...     return {"w": w[0]}
+      >>> result = regjax.sweep.run(train_fn, regjax.sweep.grid(lam=[0.0, 0.1, 1.0]),
+      ...                           jax.random.key(0), progress=False)
+      >>> result.metrics["w"].round(3)  # ridge: w = 2·mean(x²) / (mean(x²) + lam)
+      array([2.   , 1.56 , 0.524], dtype=float32)
+
+    References:
+      Bergstra, J. and Bengio, Y. (2012). Random Search for Hyper-Parameter
+      Optimization. JMLR 13. https://jmlr.org/papers/v13/bergstra12a.html
+    """
+    where = "regjax.sweep.run"
+    if not callable(train_fn):
+        raise TypeError(f"`{where}(train_fn=...)` must be callable; got {type(train_fn).__name__}.")
+    if not isinstance(grid, Grid):
+        raise TypeError(
+            f"`{where}(grid=...)` must be a `regjax.sweep.grid(...)`; got {type(grid).__name__}."
+        )
+    _check_key(key, where)
+    if folds is not None and not isinstance(folds, Folds):
+        raise TypeError(f"`{where}(folds=...)` must come from `regjax.sweep.kfold`.")
+    devices = tuple(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError(f"`{where}(devices=...)` is empty; pass at least one device.")
+    n_dev = len(devices)
+    n = len(grid)
+    if chunk_size is None:
+        chunk = n
+    else:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
+            raise TypeError(f"`{where}(chunk_size=...)` must be an int; got {chunk_size!r}.")
+        if chunk_size < 1:
+            raise ValueError(f"`{where}(chunk_size=...)` must be >= 1; got {chunk_size}.")
+        chunk = min(int(chunk_size), n)
+    # A multiple of the device count, with at least 2 members per device: XLA compiles
+    # a batch of 1 to different kernels (matrix-vector, not matrix-matrix), whose
+    # rounding differs, and results must not depend on the chunk size or devices.
+    chunk = max(-(-chunk // n_dev), 2) * n_dev
+    n_chunks = -(-n // chunk)
+
+    program = _program(train_fn, folds is not None, devices)
+    fold_args: tuple[Any, ...] = ()
+    if folds is not None:
+        fold_args = (jnp.asarray(folds.train), jnp.asarray(folds.val))
+
+    def chunk_inputs(index: int) -> tuple[Any, ...]:
+        # Padding repeats the last member (same hparams, same key); it is dropped below.
+        idx = np.minimum(np.arange(index * chunk, (index + 1) * chunk), n - 1)
+        hparams = {name: jnp.asarray(grid[name][idx]) for name in grid.names}
+        return (hparams, member_keys(key, idx), *fold_args)
+
+    try:
+        out_shapes = jax.eval_shape(program, *chunk_inputs(0))
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError) as e:
+        raise _explain_trace_error(e) from e
+    except TypeError as e:
+        if "is not a valid JAX type" in str(e):
+            raise TypeError(
+                f"`{where}(train_fn=...)` must return a pytree of arrays (metrics); {e}"
+            ) from e
+        raise
+    _check_outputs(out_shapes)
+    out_leaves_shapes, out_tree = jax.tree.flatten(out_shapes)
+
+    store = None
+    if checkpoint_dir is not None:
+        store = _ChunkStore(
+            os.fspath(checkpoint_dir), _fingerprint(grid, key, chunk, folds), len(out_leaves_shapes)
+        )
+
+    collected: list[list[np.ndarray]] = []
+    with progress_bars(enabled=progress, n_chunks=n_chunks, n_members=n) as bars:
+        for index in range(n_chunks):
+            leaves = store.load(index) if store is not None else None
+            if leaves is None:
+                out = program(*chunk_inputs(index))
+                leaves = [np.asarray(a) for a in jax.tree.leaves(out)]
+                if store is not None:
+                    store.save(index, leaves)
+            collected.append(leaves)
+            bars.chunk_done()
+
+    stacked = [np.concatenate(parts)[:n] for parts in zip(*collected, strict=True)]
+    metrics = jax.tree.unflatten(out_tree, stacked)
+    return SweepResult(grid, metrics, diverged=non_finite_members(metrics, n))
+
+
+def freeze_if_diverged(
+    current: Any, proposed: Any, loss: jax.Array, diverged: jax.Array
+) -> tuple[Any, jax.Array]:
+    """Keeps a training state at its last finite value once the loss is not finite.
+
+    Use it in the scanned training loop of a ``train_fn``: a member whose
+    loss turns NaN or inf stops moving (its state stays at the last step with
+    a finite loss), and its ``diverged`` flag stays True. Members never mix
+    under vmap, so the others are bit-identical to a run without it. Return
+    the flag among the metrics as ``"diverged"`` and ``SweepResult`` uses it.
+
+    Args:
+      current: the state (params, optimizer state, …) before this step.
+      proposed: the state after this step.
+      loss: this step's loss, a scalar.
+      diverged: the flag so far (start with ``jnp.array(False)``).
+
+    Returns:
+      ``(state, diverged)``: ``current`` if diverged now or before, else ``proposed``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import regjax
+      >>> state, bad = regjax.sweep.freeze_if_diverged(
+      ...     jnp.ones(2), jnp.full(2, jnp.nan), jnp.asarray(jnp.nan), jnp.asarray(False))
+      >>> state, bad
+      (Array([1., 1.], dtype=float32), Array(True, dtype=bool))
+
+    References:
+      Goodfellow, I., Bengio, Y. and Courville, A. (2016). Deep Learning, §8.2
+      (ill-conditioning and exploding gradients). https://www.deeplearningbook.org
+    """
+    diverged = jnp.logical_or(diverged, ~jnp.isfinite(loss))
+    state = jax.tree.map(lambda c, p: jnp.where(diverged, c, p), current, proposed)
+    return state, diverged

@@ -1,0 +1,372 @@
+"""regjax.sweep: grids, vmapped runs against Python loops, chunks, devices, resume."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import regjax
+from regjax import sweep
+
+X = jnp.asarray(np.random.default_rng(0).normal(size=(64, 5)), jnp.float32)
+W_TRUE = jnp.asarray([1.0, -2.0, 0.0, 0.5, 0.0], jnp.float32)
+Y = X @ W_TRUE + 0.1 * jnp.asarray(np.random.default_rng(1).normal(size=64), jnp.float32)
+
+TRACES = []
+
+
+def train_ridge(hp, key):
+    """Gradient descent on ridge with a noisy start: uses the key and two hyperparameters."""
+    TRACES.append(1)
+    w = 0.1 * jax.random.normal(key, (5,))
+
+    def step(w, _):
+        g = jax.grad(lambda w: jnp.mean((X @ w - Y) ** 2) + hp["lam"] * regjax.penalties.l2(w))(w)
+        return w - hp["lr"] * g, None
+
+    w, _ = jax.lax.scan(step, w, None, length=50)
+    return {"loss": jnp.mean((X @ w - Y) ** 2), "w": w}
+
+
+def loop_reference(g, key):
+    single = jax.jit(train_ridge)
+    outs = [
+        single({k: jnp.asarray(v) for k, v in g.member(i).items()}, jax.random.fold_in(key, i))
+        for i in range(len(g))
+    ]
+    return jax.tree.map(lambda *a: np.stack(a), *outs)
+
+
+def test_grid_is_the_cartesian_product_in_order():
+    g = sweep.grid(a=[1.0, 2.0], b=[10, 20, 30])
+    assert g.shape == (2, 3) and len(g) == 6 and g.names == ("a", "b")
+    expected = list(itertools.product([1.0, 2.0], [10, 20, 30]))
+    assert [tuple(m.values()) for m in g.members()] == expected
+    assert g["a"].dtype == np.float32 and g["b"].dtype == np.int32
+    assert g.reshape(np.arange(6)).tolist() == [[0, 1, 2], [3, 4, 5]]
+    leaves, tree = jax.tree.flatten(g)
+    assert len(leaves) == 2 and jax.tree.unflatten(tree, leaves).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("axes", "error", "match"),
+    [
+        ({}, ValueError, r"grid\(\)` needs at least one axis"),
+        ({"lam": []}, ValueError, r"grid\(lam=...\)` is empty"),
+        ({"lam": [[0.1, 0.2]]}, ValueError, r"grid\(lam=...\)` must be a 1-D"),
+        ({"lam": ["a"]}, TypeError, r"grid\(lam=...\)` must hold numbers"),
+        ({"lam": [np.nan]}, ValueError, r"NaN or inf"),
+    ],
+)
+def test_grid_bad_input(axes, error, match):
+    with pytest.raises(error, match=match):
+        sweep.grid(**axes)
+
+
+def test_run_equals_python_loop_and_compiles_once():
+    g = sweep.grid(lr=[0.05, 0.1], lam=[0.0, 0.01, 0.1])
+    key = jax.random.key(3)
+    TRACES.clear()
+    result = sweep.run(train_ridge, g, key, progress=False)
+    assert len(TRACES) == 1
+    ref = loop_reference(g, key)
+    np.testing.assert_allclose(result.metrics["w"], ref["w"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.metrics["loss"], ref["loss"], rtol=1e-5)
+    # A second run with the same function and grid shapes reuses the compiled program.
+    TRACES.clear()
+    again = sweep.run(
+        train_ridge, sweep.grid(lr=[0.01, 0.02], lam=[1.0, 2.0, 3.0]), key, progress=False
+    )
+    assert len(TRACES) == 0
+    assert again.metrics["w"].shape == (6, 5)
+
+
+def test_chunks_give_the_same_results_with_one_compile():
+    g = sweep.grid(lr=[0.05, 0.1], lam=[0.0, 0.01, 0.1, 1.0])
+    key = jax.random.key(0)
+    whole = sweep.run(train_ridge, g, key, progress=False)
+    TRACES.clear()
+    chunked = sweep.run(train_ridge, g, key, chunk_size=3, progress=False)  # 8 = 3+3+2(padded)
+    assert len(TRACES) == 1
+    np.testing.assert_array_equal(chunked.metrics["w"], whole.metrics["w"])
+    assert chunked.metrics["w"].shape == (8, 5)
+
+
+def test_keys_differ_per_member_and_are_reproducible():
+    def draw(hp, key):
+        return {"z": jax.random.normal(key, ()) + 0.0 * hp["a"]}
+
+    g = sweep.grid(a=[0.0, 1.0, 2.0, 3.0])
+    r1 = sweep.run(draw, g, jax.random.key(7), progress=False)
+    r2 = sweep.run(draw, g, jax.random.key(7), chunk_size=1, progress=False)
+    assert len(set(r1.metrics["z"].tolist())) == 4
+    np.testing.assert_array_equal(r1.metrics["z"], r2.metrics["z"])
+    raw = sweep.run(draw, g, jax.random.PRNGKey(7), progress=False)  # raw uint32 keys work too
+    assert raw.metrics["z"].shape == (4,)
+
+
+def test_folds_vmapped_with_members_and_one_standard_error():
+    n = 60
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(n, 8)), jnp.float32)
+    y = x[:, 0] + 0.5 * jnp.asarray(np.random.default_rng(3).normal(size=n), jnp.float32)
+    folds = sweep.kfold(jax.random.key(1), n, 5)
+    assert (folds.val.sum(axis=0) == 1).all() and (folds.train == ~folds.val).all()
+
+    def fit(hp, key, fold):
+        train, val = fold
+        wt = train.astype(jnp.float32)
+        # Weighted ridge in closed form, then validation MSE on the held-out fold.
+        a = (x * wt[:, None]).T @ x / wt.sum() + hp["lam"] * jnp.eye(8)
+        w = jnp.linalg.solve(a, (x * wt[:, None]).T @ y / wt.sum())
+        vt = val.astype(jnp.float32)
+        return {"val_mse": jnp.sum(vt * (x @ w - y) ** 2) / vt.sum()}
+
+    lams = np.logspace(-3, 1, 9)
+    result = sweep.run(fit, sweep.grid(lam=lams), jax.random.key(0), folds=folds, progress=False)
+    mse = result.metric("val_mse")
+    assert mse.shape == (9, 5)
+    # Reference: NumPy ridge per fold.
+    xn, yn = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    for i, lam in enumerate(lams):
+        for f in range(5):
+            tr, va = folds.indices(f)
+            a = xn[tr].T @ xn[tr] / len(tr) + lam * np.eye(8)
+            w = np.linalg.solve(a, xn[tr].T @ yn[tr] / len(tr))
+            assert mse[i, f] == pytest.approx(np.mean((xn[va] @ w - yn[va]) ** 2), rel=1e-3)
+    mean, se = mse.mean(1), mse.std(1, ddof=1) / np.sqrt(5)
+    b = int(np.argmin(mean))
+    assert result.best("val_mse") == {"lam": pytest.approx(float(np.float32(lams[b])))}
+    chosen = max(i for i in range(9) if mean[i] <= mean[b] + se[b])
+    assert result.one_standard_error("val_mse")["lam"] == pytest.approx(
+        float(np.float32(lams[chosen]))
+    )
+    assert lams[chosen] >= lams[b]
+
+
+def test_divergence_is_isolated():
+    def train(hp, key):
+        w = jnp.zeros(5)
+        diverged = jnp.array(False)
+
+        def step(carry, _):
+            w, diverged = carry
+            loss, g = jax.value_and_grad(lambda w: jnp.mean((X @ w - Y) ** 2))(w)
+            w, diverged = sweep.freeze_if_diverged(w, w - hp["lr"] * g, loss, diverged)
+            return (w, diverged), None
+
+        (w, diverged), _ = jax.lax.scan(step, (w, diverged), None, length=200)
+        return {"loss": jnp.mean((X @ w - Y) ** 2), "w": w, "diverged": diverged}
+
+    key = jax.random.key(0)
+    with_bad = sweep.run(train, sweep.grid(lr=[0.05, 50.0, 0.1]), key, progress=False)
+    without = sweep.run(train, sweep.grid(lr=[0.05, 0.07, 0.1]), key, progress=False)
+    assert with_bad.diverged.tolist() == [False, True, False]
+    assert np.isfinite(with_bad.metrics["w"]).all()  # frozen at the last finite state
+    for i in (0, 2):
+        np.testing.assert_array_equal(with_bad.metrics["w"][i], without.metrics["w"][i])
+    assert with_bad.best("loss") in ({"lr": pytest.approx(0.05)}, {"lr": pytest.approx(0.1)})
+
+
+def test_result_table_dataframe_save_load_and_plots(tmp_path):
+    g = sweep.grid(lr=[0.05, 0.1], lam=[0.0, 0.1])
+    result = sweep.run(train_ridge, g, jax.random.key(0), progress=False)
+    table = result.table(sort_by="loss")
+    assert table.splitlines()[0].split()[:3] == ["lr", "lam", "loss"]
+    assert len(table.splitlines()) == 5
+    df = result.to_dataframe()
+    assert list(df.columns[:3]) == ["lr", "lam", "loss"] and len(df) == 4
+    result.save(tmp_path / "s.npz")
+    assert (tmp_path / "s.json").exists()
+    back = sweep.SweepResult.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.metrics["w"], result.metrics["w"])
+    assert back.grid.shape == (2, 2) and back.best("loss") == result.best("loss")
+    fig = result.plot("loss")
+    assert fig.axes[0].get_title() == "loss"
+    one_d = sweep.run(
+        train_ridge,
+        sweep.grid(lam=np.logspace(-3, 0, 4), lr=[0.1]),
+        jax.random.key(0),
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="plot"):
+        sweep.run(
+            train_ridge,
+            sweep.grid(lam=[0.1], lr=[0.1], extra=[1]),
+            jax.random.key(0),
+            progress=False,
+        ).plot("loss")
+    assert one_d.grid.shape == (4, 1)
+    curve = sweep.SweepResult(
+        sweep.grid(lam=np.logspace(-3, 0, 4)), {"loss": one_d.metric("loss")}
+    ).plot("loss")
+    assert curve.axes[0].get_xscale() == "log"
+
+
+def test_bad_input():
+    g = sweep.grid(lam=[0.1, 0.2])
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=r"run\(chunk_size=...\)` must be >= 1"):
+        sweep.run(train_ridge, g, key, chunk_size=0)
+    with pytest.raises(TypeError, match=r"run\(grid=...\)"):
+        sweep.run(train_ridge, {"lam": [0.1]}, key)
+    with pytest.raises(TypeError, match=r"run\(key=...\)"):
+        sweep.run(train_ridge, g, 0)
+
+    def python_branch(hp, key):
+        if hp["lam"] > 0.15:
+            return {"x": jnp.ones(())}
+        return {"x": jnp.zeros(())}
+
+    with pytest.raises(TypeError, match="Python value of a hyperparameter"):
+        sweep.run(python_branch, g, key, progress=False)
+
+    def returns_text(hp, key):
+        return {"x": hp["lam"], "note": "hello"}
+
+    with pytest.raises(TypeError, match="pytree of arrays"):
+        sweep.run(returns_text, g, key, progress=False)
+
+
+def test_progress_bars_over_chunks_and_steps(monkeypatch):
+    from regjax import _progress
+
+    seen = []
+
+    class Recording(_progress._Bars):
+        def close(self):
+            seen.append((self.chunks.n, None if self.steps is None else self.steps.total))
+            super().close()
+
+    monkeypatch.setattr(_progress, "_Bars", Recording)
+    monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: True)
+
+    def train(hp, key):
+        def body(i, w):
+            sweep.report_progress(i, 40, every=10)
+            return w * (1 - hp["lam"])
+
+        return {"w": jax.lax.fori_loop(0, 40, body, jnp.ones(()))}
+
+    sweep.run(train, sweep.grid(lam=[0.1, 0.2, 0.3]), jax.random.key(0), chunk_size=2)
+    assert seen == [(2, 40)]
+    seen.clear()
+    sweep.run(train, sweep.grid(lam=[0.1, 0.2, 0.3]), jax.random.key(0), progress=False)
+    assert seen == []
+
+
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import jax, jax.numpy as jnp, numpy as np
+    from regjax import sweep
+
+    def train(hp, key):
+        jax.debug.callback(lambda: time.sleep(float(sys.argv[3])))
+        w = jax.random.normal(key, (3,)) * hp["lam"]
+        return {"w": w, "s": jnp.sum(w)}
+
+    g = sweep.grid(lam=np.linspace(0.1, 1.0, 8))
+    ckpt = None if sys.argv[1] == "-" else sys.argv[1]
+    r = sweep.run(train, g, jax.random.key(5), chunk_size=1, checkpoint_dir=ckpt, progress=False)
+    np.save(sys.argv[2], r.metrics["w"])
+    """
+)
+
+
+def _python():
+    return [sys.executable, "-c", RESUME_SCRIPT]
+
+
+def test_resume_after_killed_process(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen([*_python(), str(ckpt), str(tmp_path / "x.npy"), "0.4"], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if ckpt.exists() and len(list(ckpt.glob("chunk_*.npz"))) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(ckpt.glob("chunk_*.npz")))
+    assert 2 <= done_before < 8, "the sweep should have been killed part-way"
+    subprocess.run([*_python(), str(ckpt), str(tmp_path / "resumed.npy"), "0"], env=env, check=True)
+    subprocess.run([*_python(), "-", str(tmp_path / "fresh.npy"), "0"], env=env, check=True)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy")
+    )
+
+
+def test_resume_after_keyboard_interrupt(tmp_path, monkeypatch):
+    from regjax import _sweep
+
+    g = sweep.grid(lr=[0.05, 0.1], lam=[0.0, 0.01, 0.1])
+    key = jax.random.key(1)
+    fresh = sweep.run(train_ridge, g, key, chunk_size=2, progress=False)
+    saves = []
+    original = _sweep._ChunkStore.save
+
+    def interrupting_save(self, index, leaves):
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+        saves.append(index)
+        original(self, index, leaves)
+
+    monkeypatch.setattr(_sweep._ChunkStore, "save", interrupting_save)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(train_ridge, g, key, chunk_size=2, progress=False, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(_sweep._ChunkStore, "save", original)
+    TRACES.clear()
+    resumed = sweep.run(train_ridge, g, key, chunk_size=2, progress=False, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(resumed.metrics["w"], fresh.metrics["w"])
+    with pytest.raises(ValueError, match="different sweep"):
+        sweep.run(
+            train_ridge, g, jax.random.key(2), chunk_size=2, progress=False, checkpoint_dir=tmp_path
+        )
+
+
+DEVICES_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import jax, jax.numpy as jnp, numpy as np
+    from regjax import sweep
+    assert len(jax.devices()) == 4, jax.devices()
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(32, 4)), jnp.float32)
+    y = x @ jnp.arange(4.0)
+
+    def train(hp, key):
+        w = jax.random.normal(key, (4,))
+        def step(w, _):
+            g = jax.grad(lambda w: jnp.mean((x @ w - y) ** 2) + hp["lam"] * jnp.sum(w * w))(w)
+            return w - 0.05 * g, None
+        w, _ = jax.lax.scan(step, w, None, length=30)
+        return {"w": w}
+
+    g = sweep.grid(lam=np.linspace(0.0, 1.0, 10))  # 10 members on 4 devices: padded
+    many = sweep.run(train, g, jax.random.key(0), progress=False)
+    one = sweep.run(train, g, jax.random.key(0), devices=jax.devices()[:1], progress=False)
+    chunked = sweep.run(train, g, jax.random.key(0), chunk_size=4, progress=False)
+    np.testing.assert_array_equal(many.metrics["w"], one.metrics["w"])
+    np.testing.assert_array_equal(chunked.metrics["w"], one.metrics["w"])
+    print("ok", many.metrics["w"].shape)
+    """
+)
+
+
+def test_four_host_devices_give_the_same_results_as_one():
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    out = subprocess.run(
+        [sys.executable, "-c", DEVICES_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ok (10, 4)" in out.stdout

@@ -29,6 +29,7 @@ class GroupSpec:
         path: str,
     ):
         self.leaf_shape = leaf_shape
+        path = path or "<root>"
         ndim = len(leaf_shape)
         if axis is not None and not isinstance(axis, int | np.integer):
             raise TypeError(f"`{where}(axis=...)` must be an int or None; got {axis!r}.")

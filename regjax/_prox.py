@@ -24,8 +24,11 @@ def _strengths(strength: Any, x: Any, *, where: str, name: str) -> Any:
 
 
 def _soft_threshold(x: jax.Array, t: Any) -> jax.Array:
+    # Written with `where` rather than sign(x)·max(|x| − t, 0) so that at t = 0
+    # (the identity map) the derivative at x = 0 is 1, not 0; at the kinks
+    # |x| = t > 0 it takes the "kept" side, a valid element of the Clarke Jacobian.
     t = jnp.asarray(t, x.dtype)
-    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
+    return jnp.where(x >= t, x - t, jnp.where(x <= -t, x + t, jnp.zeros_like(x)))
 
 
 def l1(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
@@ -191,11 +194,51 @@ def group_lasso(
         sq, sizes = spec.group_sq_norms(v)
         norm = safe_norm(sq)
         cut = ti * (1 - r) * jnp.sqrt(sizes)
-        keep = norm > cut
-        scale = jnp.where(keep, 1 - cut / jnp.where(keep, norm, 1), 0)
+        # `>=` keeps a zero group when cut = 0 (the identity map, Jacobian I);
+        # the inner `where` keeps the division finite, and its gradient too.
+        keep = norm >= cut
+        scale = jnp.where(keep, 1 - cut / jnp.where(norm > 0, norm, 1), 0)
         return v * spec.broadcast_to_leaf(scale, v)
 
     return map_masked(one, x, mask, t, where=where)
+
+
+@jax.custom_jvp
+def _svt(v: jax.Array, t: jax.Array) -> jax.Array:
+    """U max(Σ − t, 0) Vᵀ for one matrix, from a single thin SVD."""
+    u, s, vt = jnp.linalg.svd(v, full_matrices=False)
+    return (u * jnp.maximum(s - t, 0)[None, :]) @ vt
+
+
+@_svt.defjvp
+def _svt_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    # The derivative of the spectral function U f(Σ) Vᵀ with f(s) = max(s − t, 0),
+    # written with divided differences of f (Candès, Sing-Long and Trzasko,
+    # 2013): finite everywhere, including at repeated and zero singular values,
+    # where JAX's own SVD derivative divides by zero (e.g. at V = 0).
+    v, t = primals
+    dv, dt = tangents
+    u, s, vt = jnp.linalg.svd(v, full_matrices=False)
+    kept = s >= t  # at t = 0 every s is kept: the identity map, Jacobian I
+    f = jnp.where(kept, s - t, jnp.zeros_like(s))
+    one, zero = jnp.ones_like(s), jnp.zeros_like(s)
+    fprime = jnp.where(kept, one, zero)
+    # f(s)/s on the complements of the singular subspaces (limit 1 or 0 at s = 0).
+    g = jnp.where(s > 0, f / jnp.where(s > 0, s, one), fprime)
+    si, sj = s[:, None], s[None, :]
+    diff, summ = si - sj, si + sj
+    both = fprime[:, None] * fprime[None, :]
+    sym_coef = jnp.where(diff != 0, (f[:, None] - f[None, :]) / jnp.where(diff != 0, diff, 1), both)
+    skew_coef = jnp.where(summ > 0, (f[:, None] + f[None, :]) / jnp.where(summ > 0, summ, 1), both)
+    dv_v = dv @ vt.T  # (m, k)
+    ut_dv = u.T @ dv  # (k, n)
+    da = u.T @ dv_v  # (k, k)
+    inner = sym_coef * (da + da.T) / 2 + skew_coef * (da - da.T) / 2 - jnp.diag(fprime * dt)
+    out_tangent = (
+        u @ inner @ vt + ((dv_v - u @ da) * g[None, :]) @ vt + u @ (g[:, None] * (ut_dv - da @ vt))
+    )
+    out = (u * f[None, :]) @ vt
+    return out, out_tangent
 
 
 def _nuclear_one(v: jax.Array, path: str, t: Any) -> jax.Array:
@@ -205,20 +248,9 @@ def _nuclear_one(v: jax.Array, path: str, t: Any) -> jax.Array:
             "singular-value thresholding needs matrices (2-D leaves). Exclude other leaves "
             "with `mask=`."
         )
-    t = jnp.asarray(t, v.dtype)
-    s_only = jnp.linalg.svd(v, compute_uv=False)
-    # Where every singular value is cut, the prox is 0 on a neighbourhood, so its
-    # Jacobian is 0; the SVD's own derivative is not finite at repeated singular
-    # values such as those of the zero matrix. Differentiate a well-separated
-    # stand-in there instead and discard it (the double-`where` idiom).
-    all_cut = s_only[0] <= t
-    k = min(v.shape)
-    stand_in = (
-        jnp.zeros_like(v).at[jnp.arange(k), jnp.arange(k)].set(jnp.arange(1, k + 1, dtype=v.dtype))
-    )
-    u, s, vt = jnp.linalg.svd(jnp.where(all_cut, stand_in, v), full_matrices=False)
-    out = (u * jnp.maximum(s - t, 0)[None, :]) @ vt
-    return jnp.where(all_cut, jnp.zeros_like(v), out)
+    # LAPACK has no bf16/f16 SVD: compute in at least float32, return x's dtype.
+    work = jnp.float32 if jnp.finfo(v.dtype).bits < 32 else v.dtype
+    return _svt(v.astype(work), jnp.asarray(t, work)).astype(v.dtype)
 
 
 def nuclear(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
@@ -227,10 +259,12 @@ def nuclear(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
     .. math:: \mathrm{prox}(V) = U \max(\Sigma - t, 0) V^\top, \quad V = U\Sigma V^\top
 
     Small singular values become exactly zero, so the result has low rank.
-    Every leaf it applies to must be 2-D. The Jacobian is finite (zero)
-    wherever all singular values are cut, including at ``V = 0``; elsewhere it
-    is JAX's SVD derivative, which is not finite where two kept singular
-    values coincide.
+    Every leaf it applies to must be 2-D; bf16 and f16 leaves are computed in
+    float32 (LAPACK has no half-precision SVD) and returned in their dtype.
+    One thin SVD per leaf. The Jacobian is finite everywhere, including at
+    ``V = 0`` and at repeated singular values: it is given in closed form by
+    divided differences of ``max(s − t, 0)`` (Candès et al., 2013) rather
+    than by differentiating the SVD.
 
     Args:
       x: a pytree of floating 2-D arrays (after masking).
@@ -251,6 +285,9 @@ def nuclear(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
       Cai, J.-F., Candès, E. J. and Shen, Z. (2010). A Singular Value
       Thresholding Algorithm for Matrix Completion. SIAM J. Optim. 20(4).
       https://doi.org/10.1137/080738970
+      Candès, E. J., Sing-Long, C. A. and Trzasko, J. D. (2013). Unbiased Risk
+      Estimates for Singular Value Thresholding and Spectral Estimators. IEEE
+      Trans. Signal Process. 61(19). https://doi.org/10.1109/TSP.2013.2270464
     """
     where = "regjax.prox.nuclear"
     t = _strengths(threshold, x, where=where, name="threshold")

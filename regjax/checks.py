@@ -16,7 +16,7 @@ from typing import Any
 
 from jax.experimental import checkify as _checkify
 
-from regjax._checks import traced_checks_enabled
+from regjax._checks import traced_checks_enabled as _traced_checks_enabled
 
 __all__ = ["checkify"]
 
@@ -58,7 +58,7 @@ def checkify(fn: Callable[..., Any]) -> Callable[..., tuple[_checkify.Error, Any
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[_checkify.Error, Any]:
-        with traced_checks_enabled():
+        with _traced_checks_enabled():
             return _checkify.checkify(fn, errors=_checkify.user_checks)(*args, **kwargs)
 
     return wrapped

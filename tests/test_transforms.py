@@ -51,7 +51,6 @@ def test_coupled_l2_equals_sgd_on_penalized_loss():
     for _ in range(5):
         plain = jax.tree.map(lambda w, g: w - lr * g, plain, jax.grad(_loss)(plain, x, y))
     assert not np.allclose(p["dense"]["kernel"], plain["dense"]["kernel"], atol=1e-4)
-    np.testing.assert_allclose(p["dense"]["bias"], plain["dense"]["bias"], rtol=1e-6)  # masked
 
 
 def test_coupled_l2_per_leaf_strength():

@@ -1,0 +1,224 @@
+"""SAM and ASAM: against optax.contrib.sam, NumPy formulas and micro-batch loops."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import regjax
+from regjax import transforms as T
+
+
+def _mlp_params(key=0):
+    k1, k2 = jax.random.split(jax.random.key(key))
+    return {
+        "l1": {"kernel": 0.5 * jax.random.normal(k1, (4, 8)), "bias": jnp.zeros(8)},
+        "l2": {"kernel": 0.5 * jax.random.normal(k2, (8, 1)), "bias": jnp.zeros(1)},
+    }
+
+
+def _mlp_loss(params, batch):
+    x, y = batch
+    h = jnp.tanh(x @ params["l1"]["kernel"] + params["l1"]["bias"][None, :])
+    pred = h @ params["l2"]["kernel"] + params["l2"]["bias"][None, :]
+    return jnp.mean((pred - y) ** 2)
+
+
+def _batch(n=16, key=3):
+    kx, ky = jax.random.split(jax.random.key(key))
+    x = jax.random.normal(kx, (n, 4))
+    return x, jnp.sin(x[:, :1]) + 0.1 * jax.random.normal(ky, (n, 1))
+
+
+def _run(tx, params, batch, n):
+    grad_fn = lambda p: jax.grad(_mlp_loss)(p, batch)
+
+    def body(carry, _):
+        p, s = carry
+        u, s = tx.update(grad_fn(p), s, p, grad_fn=grad_fn)
+        return (optax.apply_updates(p, u), s), None
+
+    (p, _), _ = jax.lax.scan(body, (params, tx.init(params)), None, length=n)
+    return p
+
+
+@pytest.mark.parametrize("rho", [0.0, 0, jnp.asarray(0.0)])
+def test_rho_zero_reproduces_base_optimizer_exactly(rho):
+    params, batch = _mlp_params(), _batch()
+    ours = jax.jit(lambda p: _run(optax.chain(T.sam(rho), optax.sgd(0.1)), p, batch, 5))(params)
+    base = jax.jit(lambda p: _run(optax.sgd(0.1), p, batch, 5))(params)
+    chex.assert_trees_all_equal(ours, base)
+
+
+def test_zero_gradient_gives_no_nan_unlike_optax_contrib():
+    w = jnp.zeros(3)
+    grad_fn = jax.grad(lambda p: jnp.sum(p**2))  # zero at w = 0
+    for adaptive in (False, True):
+        tx = optax.chain(T.sam(0.05, adaptive=adaptive), optax.sgd(0.1))
+        u, _ = tx.update(grad_fn(w), tx.init(w), w, grad_fn=grad_fn)
+        np.testing.assert_array_equal(u, 0.0)
+    peer = optax.contrib.sam(
+        optax.sgd(0.1),
+        optax.chain(optax.contrib.normalize(), optax.sgd(0.05)),
+        opaque_mode=True,
+    )
+    u, _ = peer.update(grad_fn(w), peer.init(w), w, grad_fn=lambda p, _: grad_fn(p))
+    assert np.all(np.isnan(np.asarray(u)))
+
+
+def test_trajectory_matches_optax_contrib_sam_opaque():
+    params, batch = _mlp_params(), _batch()
+    rho, lr = 0.05, 0.1
+    ours = optax.chain(T.sam(rho), optax.sgd(lr))
+    peer = optax.contrib.sam(
+        optax.sgd(lr),
+        optax.chain(optax.contrib.normalize(), optax.sgd(rho)),
+        sync_period=2,
+        opaque_mode=True,
+    )
+    grad_fn = lambda p: jax.grad(_mlp_loss)(p, batch)
+    p, s = params, ours.init(params)
+    q, r = params, peer.init(params)
+    step_ours = jax.jit(lambda p, s: ours.update(grad_fn(p), s, p, grad_fn=grad_fn))
+    step_peer = jax.jit(lambda q, r: peer.update(grad_fn(q), r, q, grad_fn=lambda x, _: grad_fn(x)))
+    for _ in range(20):
+        u, s = step_ours(p, s)
+        v, r = step_peer(q, r)
+        p, q = optax.apply_updates(p, u), optax.apply_updates(q, v)
+    chex.assert_trees_all_close(p, q, rtol=1e-5, atol=1e-6)
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), p, params)
+    assert max(jax.tree.leaves(moved)) > 1e-2
+
+
+def test_sam_and_asam_perturbations_match_numpy():
+    params, batch = _mlp_params(), _batch()
+    g = jax.grad(_mlp_loss)(params, batch)
+    rho, eta = 0.1, 0.01
+    flat_p = [np.asarray(x, np.float64) for x in jax.tree.leaves(params)]
+    flat_g = [np.asarray(x, np.float64) for x in jax.tree.leaves(g)]
+    for adaptive in (False, True):
+        t = [np.abs(p) + eta if adaptive else np.ones_like(p) for p in flat_p]
+        norm = np.sqrt(sum(np.sum((ti * gi) ** 2) for ti, gi in zip(t, flat_g)))
+        expected = [p + rho * ti**2 * gi / norm for p, ti, gi in zip(flat_p, t, flat_g)]
+        seen = []
+
+        def grad_fn(p, seen=seen):
+            seen.append(p)
+            return jax.grad(_mlp_loss)(p, batch)
+
+        tx = T.sam(rho, adaptive=adaptive)
+        u, _ = tx.update(g, tx.init(params), params, grad_fn=grad_fn)
+        for got, want in zip(jax.tree.leaves(seen[-1]), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_close(u, jax.grad(_mlp_loss)(seen[-1], batch), rtol=1e-6)
+
+
+def test_mask_leaves_chosen_leaves_unperturbed():
+    params, batch = _mlp_params(), _batch()
+    g = jax.grad(_mlp_loss)(params, batch)
+    seen = []
+
+    def grad_fn(p):
+        seen.append(p)
+        return jax.grad(_mlp_loss)(p, batch)
+
+    tx = T.sam(0.1, mask=regjax.masks.weights_only)
+    tx.update(g, tx.init(params), params, grad_fn=grad_fn)
+    perturbed = seen[-1]
+    for layer in ("l1", "l2"):
+        np.testing.assert_array_equal(perturbed[layer]["bias"], params[layer]["bias"])
+        assert not np.array_equal(perturbed[layer]["kernel"], params[layer]["kernel"])
+    # The norm runs over the perturbed leaves only: ‖ε‖ = ρ.
+    eps = [perturbed[k]["kernel"] - params[k]["kernel"] for k in ("l1", "l2")]
+    assert float(jnp.sqrt(sum(jnp.sum(e**2) for e in eps))) == pytest.approx(0.1, rel=1e-4)
+
+
+def test_grad_fn_with_aux_keeps_the_unperturbed_aux():
+    params, batch = _mlp_params(), _batch()
+
+    def loss_aux(p, b):
+        return _mlp_loss(p, b), {"stat": p["l1"]["kernel"].sum()}
+
+    value_and_grad = jax.value_and_grad(loss_aux, has_aux=True)
+    (_, aux), g = value_and_grad(params, batch)
+    tx = optax.chain(T.sam(0.05), optax.sgd(0.1))
+    grad_aux_fn = lambda p: jax.grad(loss_aux, has_aux=True)(p, batch)
+    u, _ = tx.update(g, tx.init(params), params, grad_fn=grad_aux_fn)
+    u_plain, _ = tx.update(g, tx.init(params), params, grad_fn=lambda p: grad_aux_fn(p)[0])
+    chex.assert_trees_all_equal(u, u_plain)
+    # The function transform returns the value and aux of the unperturbed pass.
+    f = T.sam_value_and_grad(loss_aux, 0.05, has_aux=True)
+    (value, aux_f), grads = f(params, batch)
+    assert float(value) == pytest.approx(float(_mlp_loss(params, batch)))
+    chex.assert_trees_all_equal(aux_f, aux)
+    chex.assert_trees_all_close(grads, jax.tree.map(lambda x: -x / 0.1, u), rtol=1e-5, atol=1e-7)
+
+
+def test_sam_value_and_grad_vmapped_over_rho_compiles_once():
+    params, batch = _mlp_params(), _batch()
+    traces = 0
+
+    def grads_at(rho):
+        nonlocal traces
+        traces += 1
+        return T.sam_value_and_grad(_mlp_loss, rho)(params, batch)[1]
+
+    grid = jnp.asarray([0.0, 0.05, 0.2])
+    batched = jax.jit(jax.vmap(grads_at))(grid)
+    assert traces == 1
+    for i, rho in enumerate([0.0, 0.05, 0.2]):
+        tx = T.sam(rho)
+        ref, _ = tx.update(
+            jax.grad(_mlp_loss)(params, batch),
+            tx.init(params),
+            params,
+            grad_fn=lambda p: jax.grad(_mlp_loss)(p, batch),
+        )
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda a, i=i: a[i], batched), ref, rtol=1e-5, atol=1e-7
+        )
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_m_sharpness_equals_loop_over_micro_batches(adaptive):
+    params, batch = _mlp_params(), _batch(n=12)
+    m, rho = 4, 0.1
+    f = jax.jit(T.sam_value_and_grad(_mlp_loss, rho, adaptive=adaptive, micro_batch_size=m))
+    value, grads = f(params, batch)
+    per = []
+    losses = []
+    for i in range(0, 12, m):
+        micro = jax.tree.map(lambda a, i=i: a[i : i + m], batch)
+        g = jax.grad(_mlp_loss)(params, micro)
+        tx = T.sam(rho, adaptive=adaptive)
+        per.append(
+            tx.update(
+                g, tx.init(params), params, grad_fn=lambda p, b=micro: jax.grad(_mlp_loss)(p, b)
+            )[0]
+        )
+        losses.append(float(_mlp_loss(params, micro)))
+    ref = jax.tree.map(lambda *gs: sum(gs) / len(gs), *per)
+    chex.assert_trees_all_close(grads, ref, rtol=1e-5, atol=1e-7)
+    assert float(value) == pytest.approx(np.mean(losses), rel=1e-6)
+    # m-sharpness differs from one ε for the whole batch.
+    whole = T.sam_value_and_grad(_mlp_loss, rho, adaptive=adaptive)(params, batch)[1]
+    assert not np.allclose(grads["l1"]["kernel"], whole["l1"]["kernel"], atol=1e-6)
+
+
+def test_bad_sam_input():
+    params = jnp.ones(2)
+    tx = T.sam(0.1)
+    with pytest.raises(
+        ValueError, match=r"`regjax\.transforms\.sam\(\.\.\.\)\.update` needs `grad_fn=`"
+    ):
+        tx.update(params, tx.init(params), params)
+    with pytest.raises(ValueError, match=r"`regjax\.transforms\.sam\(rho=\.\.\.\)`"):
+        T.sam(-0.1)
+    with pytest.raises(TypeError, match=r"sam\(rho=\.\.\.\)"):
+        T.sam("0.1")
+    with pytest.raises(ValueError, match=r"sam_value_and_grad\(micro_batch_size=4\)"):
+        T.sam_value_and_grad(_mlp_loss, 0.1, micro_batch_size=4)(_mlp_params(), _batch(n=6))

@@ -30,7 +30,7 @@ _WEIGHT_NAMES = frozenset(
 
 def _is_weight(path: tuple[Any, ...], leaf: Any) -> bool:
     dtype = getattr(leaf, "dtype", None)
-    if dtype is None or not jnp.issubdtype(dtype, jnp.inexact):
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
         return False
     names = path_names(path)
     if any(_NORM_LAYER.search(n) for n in names):
@@ -54,7 +54,7 @@ def weights_only(params: Any) -> Any:
     ``beta``, ``offset``) or a running statistic. It is included when its
     name is ``kernel``, ``weight``, ``w``, ``embedding`` or ``table``. A leaf with
     any other name (or none, as in a list of arrays) is included when it has
-    two or more dimensions. Integer and boolean leaves are never included.
+    two or more dimensions. Integer, boolean and complex leaves are never included.
 
     Names, not ranks, decide the known cases, so layer-stacked (scanned)
     parameters, whose norm scales have shape ``(n_layers, d)``, are handled

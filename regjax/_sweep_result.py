@@ -205,6 +205,8 @@ class SweepResult:
     def _scalar_columns(self) -> dict[str, np.ndarray]:
         columns = {}
         for name in self.metric_names():
+            if name.split("/")[-1] == "diverged":
+                continue  # shown as the table's own `diverged` column
             values = self.metric(name)
             numeric = values.dtype == np.bool_ or np.issubdtype(values.dtype, np.number)
             if values.ndim <= 2 and numeric:

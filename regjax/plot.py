@@ -146,7 +146,15 @@ def heatmap(
             f"({rows.size}, {cols.size}) from the row and column values."
         )
     fig, ax = _axes(ax, (1.0 + 0.45 * cols.size + 2.0, 1.0 + 0.35 * rows.size + 1.0))
-    image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="viridis_r", origin="lower")
+    finite = values[np.isfinite(values)]
+    norm = None
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 10:
+        from matplotlib.colors import LogNorm
+
+        norm = LogNorm(finite.min(), finite.max())  # errors spanning decades stay readable
+    image = ax.imshow(
+        np.ma.masked_invalid(values), aspect="auto", cmap="viridis_r", origin="lower", norm=norm
+    )
     fig.colorbar(image, ax=ax, label=title)
     ax.set_xticks(range(cols.size), [f"{v:.2g}" for v in cols], rotation=45, ha="right")
     ax.set_yticks(range(rows.size), [f"{v:.2g}" for v in rows])

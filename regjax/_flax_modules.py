@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 
 from regjax._checks import check_unit_interval
+from regjax._spectral import SpectralState, init, normalize
 from regjax._stochastic import _check_bool, _check_scalar, drop_path, dropout
 
 _PUBLIC = "regjax.flax"
@@ -261,3 +262,115 @@ class DropPath(_RateModule):
             return jnp.asarray(x)
         key = _draw_key(self, rngs, where)
         return drop_path(key, x, r, mode=self.mode)
+
+
+class SpectralNorm(nnx.Module):
+    r"""Spectral normalization of a wrapped layer's kernel, as a reparametrization.
+
+    .. math:: \bar W = W / \hat\sigma(W), \qquad y = \mathrm{layer}_{\bar W}(x)
+
+    with σ̂ from ``regjax.spectral.normalize`` (power iteration; the gradient
+    flows through σ̂ as in the paper). The raw kernel stays the layer's
+    ``nnx.Param`` and is never overwritten: each call swaps ``W̄`` in for the
+    forward pass and puts ``W`` back, unlike ``flax.nnx.SpectralNorm``, which
+    writes the normalized weight into the params. The power-iteration vector
+    ``u`` and the last σ̂ are ``nnx.BatchStat`` state, updated on each call
+    unless ``deterministic`` (then the stored ``u`` is used as is). Conv
+    kernels ``(..., in, out)`` are treated as ``(h·w·in, out)`` matrices.
+
+    Under plain ``jax.jit`` thread the module state through the function's
+    inputs and outputs (``nnx.split`` / ``nnx.merge``), or the ``u`` updates
+    are lost, as for dropout keys.
+
+    Args:
+      layer: the wrapped nnx module, e.g. ``nnx.Linear`` or ``nnx.Conv``.
+      param_name: the attribute of ``layer`` holding the kernel; static.
+      n_iter: power iterations per call (static, >= 0).
+      n_warmup: power iterations at construction (static, >= 0); see
+        ``regjax.spectral.init`` for the accuracy and cost trade-off.
+      deterministic: True for evaluation: no ``u`` update and no iteration.
+      rngs: an ``nnx.Rngs``; the ``params`` stream seeds ``u``.
+
+    Returns:
+      The module; calling it, ``module(x, *, deterministic=None)``, returns the
+      wrapped layer's output with the normalized kernel.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import regjax
+      >>> rngs = nnx.Rngs(params=0)
+      >>> layer = regjax.flax.SpectralNorm(nnx.Linear(8, 4, rngs=rngs), n_warmup=100, rngs=rngs)
+      >>> y = layer(jnp.ones((2, 8)))
+      >>> w_bar = layer.layer.kernel[...] / layer.sigma[...]
+      >>> round(float(jnp.linalg.norm(w_bar, ord=2)), 3)
+      1.0
+
+    References:
+      Miyato, T., Kataoka, T., Koyama, M. and Yoshida, Y. (2018). Spectral
+      Normalization for Generative Adversarial Networks. ICLR.
+      https://arxiv.org/abs/1802.05957
+    """
+
+    def __init__(
+        self,
+        layer: nnx.Module,
+        *,
+        param_name: str = "kernel",
+        n_iter: int = 1,
+        n_warmup: int = 15,
+        deterministic: bool = False,
+        rngs: nnx.Rngs,
+    ):
+        where = f"{_PUBLIC}.SpectralNorm"
+        if not isinstance(layer, nnx.Module):
+            raise TypeError(
+                f"`{where}(layer=...)` must be an nnx Module such as `nnx.Linear`; "
+                f"got {type(layer).__name__}."
+            )
+        param = getattr(layer, param_name, None)
+        if not isinstance(param, nnx.Variable):
+            raise ValueError(
+                f"`{where}(param_name=...)`: the layer {type(layer).__name__} has no variable "
+                f"{param_name!r}. Pass the name of its kernel, e.g. param_name='kernel'."
+            )
+        if not isinstance(rngs, nnx.Rngs):
+            raise TypeError(
+                f"`{where}(rngs=...)` must be an `nnx.Rngs` (its `params` stream seeds the "
+                f"power iteration); got {type(rngs).__name__}."
+            )
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ValueError(f"`{where}(n_iter=...)` must be an int >= 0; got {n_iter!r}.")
+        state = init(rngs.params(), param[...], n_warmup=n_warmup)
+        self.layer = layer
+        self.param_name = param_name
+        self.n_iter = n_iter
+        self.deterministic = _check_bool(deterministic, where=where, name="deterministic")
+        self.u = nnx.BatchStat(state.u)
+        self.sigma = nnx.BatchStat(state.sigma)
+
+    def __call__(self, x: Any, *, deterministic: bool | None = None) -> Any:
+        where = f"{_PUBLIC}.SpectralNorm"
+        det = self.deterministic if deterministic is None else deterministic
+        det = _check_bool(det, where=where, name="deterministic")
+        param = getattr(self.layer, self.param_name)
+        w = param[...]
+        state = SpectralState(u=self.u[...], sigma=self.sigma[...])
+        w_bar, new = normalize(w, state, n_iter=0 if det else self.n_iter, update=not det)
+        if not det:
+            self.u[...] = new.u
+            self.sigma[...] = new.sigma
+        param[...] = w_bar
+        try:
+            return self.layer(x)
+        finally:
+            param[...] = w
+
+    def set_view(self, deterministic: bool | None = None) -> None:
+        """Used by ``nnx.view``: ``deterministic=True`` freezes the power iteration.
+
+        Args:
+          deterministic: if given, the new value of ``self.deterministic``.
+        """
+        if deterministic is not None:
+            self.deterministic = deterministic

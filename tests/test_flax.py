@@ -204,3 +204,64 @@ def test_bad_arguments():
         regjax.flax.Dropout(0.5)(jnp.ones(3), rngs=np.zeros(2, np.float32))
     with pytest.raises(ValueError, match=r"`regjax\.stochastic\.dropout\(rate=\.\.\.\)`"):
         regjax.flax.Dropout(0.5, rngs=nnx.Rngs(dropout=0))(jnp.ones(3), rate=2.0)
+
+
+# --------------------------------------------------------------------------- SpectralNorm
+
+
+def test_spectral_norm_matches_functional_and_svd_and_keeps_raw_kernel():
+    rngs = nnx.Rngs(params=0)
+    linear = nnx.Linear(12, 6, rngs=rngs)
+    sn = regjax.flax.SpectralNorm(linear, n_warmup=200, rngs=nnx.Rngs(params=1))
+    w = np.asarray(linear.kernel[...]).copy()
+    u0 = sn.u[...]
+    x = jax.random.normal(jax.random.key(3), (5, 12))
+    y = sn(x)
+    # Reference: the functional API from the same state, and the layer's own bias.
+    w_bar, new = regjax.spectral.normalize(
+        jnp.asarray(w), regjax.spectral.SpectralState(u0, jnp.float32(0))
+    )
+    np.testing.assert_allclose(y, x @ w_bar + linear.bias[...][None], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sn.u[...], new.u, rtol=1e-6)
+    # σ̂ against the SVD, and from below.
+    s1 = float(jnp.linalg.svd(jnp.asarray(w), compute_uv=False)[0])
+    assert float(sn.sigma[...]) <= s1 * (1 + 1e-6)
+    np.testing.assert_allclose(float(sn.sigma[...]), s1, rtol=1e-3)
+    # The raw kernel is never overwritten.
+    np.testing.assert_array_equal(linear.kernel[...], w)
+    # deterministic: no update of u.
+    u1 = np.asarray(sn.u[...])
+    sn(x, deterministic=True)
+    np.testing.assert_array_equal(sn.u[...], u1)
+
+
+def test_spectral_norm_gradient_equals_functional_and_conv_works():
+    lin = nnx.Linear(6, 4, rngs=nnx.Rngs(params=0))
+    sn = regjax.flax.SpectralNorm(lin, rngs=nnx.Rngs(params=1))
+    x = jax.random.normal(jax.random.key(4), (3, 6))
+    state = regjax.spectral.SpectralState(sn.u[...], sn.sigma[...])
+    b = lin.bias[...]
+
+    def ref(w):
+        w_bar, _ = regjax.spectral.normalize(w, state)
+        return jnp.sum(jnp.tanh(x @ w_bar + b[None]))
+
+    g_ref = jax.grad(ref)(lin.kernel[...])
+    g = nnx.grad(lambda m: jnp.sum(jnp.tanh(m(x))))(sn)
+    np.testing.assert_allclose(g.layer.kernel[...], g_ref, rtol=1e-5, atol=1e-6)
+    conv = nnx.Conv(3, 5, kernel_size=(3, 3), rngs=nnx.Rngs(params=0))
+    snc = regjax.flax.SpectralNorm(conv, n_warmup=100, rngs=nnx.Rngs(params=1))
+    out = snc(jnp.ones((1, 8, 8, 3)))
+    assert out.shape == (1, 8, 8, 5)
+    s1 = jnp.linalg.svd(conv.kernel[...].reshape(-1, 5), compute_uv=False)[0]
+    np.testing.assert_allclose(snc.sigma[...], s1, rtol=1e-3)
+
+
+def test_spectral_norm_bad_arguments():
+    lin = nnx.Linear(3, 2, rngs=nnx.Rngs(params=0))
+    with pytest.raises(ValueError, match=r"`regjax\.flax\.SpectralNorm\(param_name=\.\.\.\)`"):
+        regjax.flax.SpectralNorm(lin, param_name="weight", rngs=nnx.Rngs(params=0))
+    with pytest.raises(TypeError, match=r"`regjax\.flax\.SpectralNorm\(layer=\.\.\.\)`"):
+        regjax.flax.SpectralNorm(jnp.ones((3, 2)), rngs=nnx.Rngs(params=0))
+    with pytest.raises(TypeError, match=r"`regjax\.flax\.SpectralNorm\(rngs=\.\.\.\)`"):
+        regjax.flax.SpectralNorm(lin, rngs=None)

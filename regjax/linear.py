@@ -7,10 +7,20 @@ warm-started along the path, and every returned gap is recomputed at the
 returned coefficients.
 """
 
+from regjax._lasso import LassoCVResult as LassoCVResult
 from regjax._lasso import enet_path as enet_path
+from regjax._lasso import lasso_cv as lasso_cv
 from regjax._lasso import lasso_path as lasso_path
 from regjax._linear import RidgeCVResult as RidgeCVResult
 from regjax._linear import ridge_cv as ridge_cv
 from regjax._linear import ridge_path as ridge_path
 
-__all__ = ["RidgeCVResult", "enet_path", "lasso_path", "ridge_cv", "ridge_path"]
+__all__ = [
+    "LassoCVResult",
+    "RidgeCVResult",
+    "enet_path",
+    "lasso_cv",
+    "lasso_path",
+    "ridge_cv",
+    "ridge_path",
+]

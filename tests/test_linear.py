@@ -238,3 +238,25 @@ def test_ridge_bad_input():
         regjax.linear.ridge_cv(np.ones((4, 2)), np.ones(4), [0.0, 1.0])
     with pytest.raises(ValueError, match="NaN"):
         regjax.linear.ridge_path(np.ones((4, 2)), np.array([1, 2, np.nan, 0]), [1.0])
+
+
+def test_lasso_cv_matches_sklearn_lassocv():
+    from sklearn.linear_model import LassoCV
+
+    X, y = correlated(83, 12, seed=6)
+    y = y + 2.0
+    with jax.enable_x64(True):
+        res = regjax.linear.lasso_cv(X, y, n_alphas=10, folds=4, tol=1e-10)
+    m = LassoCV(alphas=10, cv=4, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(res.alphas, m.alphas_, rtol=1e-10)
+    np.testing.assert_allclose(res.mse_path, m.mse_path_, rtol=1e-5)
+    assert float(res.alpha) == pytest.approx(m.alpha_, rel=1e-10)
+    np.testing.assert_allclose(res.coef, m.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(res.intercept, m.intercept_, rtol=1e-6)
+    mean = m.mse_path_.mean(1)
+    se = m.mse_path_.std(1, ddof=1) / 2
+    best = np.argmin(mean)
+    assert float(res.alpha_1se) == pytest.approx(
+        m.alphas_[np.argmax(mean <= mean[best] + se[best])], rel=1e-12
+    )
+    assert float(res.alpha_1se) >= float(res.alpha)

@@ -190,7 +190,8 @@ def group_lasso(
         spec = GroupSpec(v.shape, axis, group_ids, where=where, path=path)
         r = jnp.asarray(l1_ratio, v.dtype)
         ti = jnp.asarray(ti, v.dtype)
-        v = _soft_threshold(v, ti * r)
+        if not (isinstance(l1_ratio, int | float) and l1_ratio == 0):
+            v = _soft_threshold(v, ti * r)  # skipped for plain group lasso: one pass fewer
         sq, sizes = spec.group_sq_norms(v)
         norm = safe_norm(sq)
         cut = ti * (1 - r) * jnp.sqrt(sizes)

@@ -38,3 +38,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
+
+notebooks: $(STAMP)
+	$(PY) notebooks/_execute.py

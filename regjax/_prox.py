@@ -36,7 +36,7 @@ def l1(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
 
     .. math:: \mathrm{prox}(v)_i = \mathrm{sign}(v_i)\,\max(|v_i| - t, 0)
 
-    Entries with ``|v_i| < t`` become exactly zero. The Jacobian is finite
+    Entries with ``|v_i| <= t`` become exactly zero. The Jacobian is finite
     everywhere: 0 where an entry is cut, 1 where it is kept (and at the kinks
     ``|v_i| = t``), so at ``t = 0`` it is the identity, as for the identity map.
 

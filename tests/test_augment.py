@@ -299,7 +299,7 @@ def test_jit_equals_eager_and_raw_keys_equal_typed_keys():
             np.testing.assert_allclose(
                 np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=name
             )
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(c), err_msg=name)
+            np.testing.assert_array_equal(np.asarray(b), np.asarray(c), err_msg=name)
         assert any(
             not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(eager, other)
         ), name

@@ -1,12 +1,10 @@
 """`regjax sweep`: the main job, run in-process at a tiny size."""
 
-import argparse
-
 import jax
 import numpy as np
 import pytest
 
-from regjax import _sweep_cli, sweep
+from regjax import _sweep_cli, cli, sweep
 
 
 def run_sweep(argv):
@@ -17,11 +15,7 @@ def run_sweep(argv):
 
 
 def _run_sweep(argv):
-    parser = argparse.ArgumentParser(prog="regjax")
-    sub = parser.add_subparsers(dest="command")
-    p = _sweep_cli.add_parser(sub)
-    args = parser.parse_args(["sweep", *argv])
-    return _sweep_cli.run_command(args, p)
+    return cli.main(["sweep", *argv])
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m regjax.cli path --out demo_out
+	$(PY) -m regjax.cli sweep --out demo_out
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n 2 -q

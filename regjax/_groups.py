@@ -33,16 +33,14 @@ class GroupSpec:
         ndim = len(leaf_shape)
         if axis is not None and not isinstance(axis, int | np.integer):
             raise TypeError(f"`{where}(axis=...)` must be an int or None; got {axis!r}.")
-        if ndim == 0:
-            self.axis = None
-        elif axis is None or (ndim == 1 and group_ids is None):
+        if axis is not None and ndim >= 1 and not -ndim <= axis < ndim:
+            raise ValueError(
+                f"`{where}(axis=...)` is {axis}, out of range for leaf {path} of shape "
+                f"{leaf_shape}."
+            )
+        if ndim == 0 or axis is None or (ndim == 1 and group_ids is None):
             self.axis = None  # the whole leaf is one group
         else:
-            if not -ndim <= axis < ndim:
-                raise ValueError(
-                    f"`{where}(axis=...)` is {axis}, out of range for leaf {path} of shape "
-                    f"{leaf_shape}."
-                )
             self.axis = int(axis) % ndim
         self.ids = None
         self.n_groups = None

@@ -549,6 +549,9 @@ def test_bad_group_ids_raise():
         penalties.group_lasso(w, group_ids=[0.0, 1.0, 1.0])
     with pytest.raises(ValueError, match=r"group_lasso\(axis=\.\.\.\)` is 4, out of range"):
         penalties.group_lasso(w, axis=4)
+    # A 1-D leaf is one group by default, but an impossible axis is still an error.
+    with pytest.raises(ValueError, match=r"group_lasso\(axis=\.\.\.\)` is 5, out of range"):
+        penalties.group_lasso(jnp.ones(3), axis=5)
     with pytest.raises(TypeError, match=r"group_lasso\(axis=\.\.\.\)` must be an int"):
         penalties.group_lasso(w, axis=1.0)
 

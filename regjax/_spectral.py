@@ -31,14 +31,33 @@ _NORMALIZE = "regjax.spectral.normalize"
 
 
 class SpectralState(NamedTuple):
-    """The power-iteration state of one weight.
+    """The power-iteration state of one weight, a NamedTuple of arrays.
 
-    Attributes:
+    Built by :func:`init` and returned, updated, by :func:`normalize`. It is a
+    pytree, so it can be carried through ``jax.lax.scan``, vmapped for stacked
+    layers, and checkpointed with the rest of the training state.
+
+    Args:
       u: unit vector of shape ``(w.shape[-1],)``, the running estimate of the
         top right singular vector of ``w.reshape(-1, w.shape[-1])``; float32 or
         wider.
       sigma: scalar, the last estimate σ̂ of the top singular value (for
         monitoring; ``normalize`` recomputes it from ``u``).
+
+    Returns:
+      The state ``SpectralState(u, sigma)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import regjax
+      >>> state = regjax.spectral.init(jax.random.key(0), jnp.eye(3) * 2.0)
+      >>> state._fields, state.u.shape, round(float(state.sigma), 4)
+      (('u', 'sigma'), (3,), 2.0)
+
+    References:
+      Miyato, T., Kataoka, T., Koyama, M. and Yoshida, Y. (2018). Spectral
+      Normalization for Generative Adversarial Networks. ICLR.
+      https://arxiv.org/abs/1802.05957
     """
 
     u: jax.Array

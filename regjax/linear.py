@@ -7,6 +7,7 @@ warm-started along the path, and every returned gap is recomputed at the
 returned coefficients.
 """
 
+from regjax._group_lasso_path import group_lasso_path as group_lasso_path
 from regjax._lasso import LassoCVResult as LassoCVResult
 from regjax._lasso import enet_path as enet_path
 from regjax._lasso import lasso_cv as lasso_cv
@@ -19,6 +20,7 @@ __all__ = [
     "LassoCVResult",
     "RidgeCVResult",
     "enet_path",
+    "group_lasso_path",
     "lasso_cv",
     "lasso_path",
     "ridge_cv",

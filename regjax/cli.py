@@ -108,7 +108,26 @@ def _path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``regjax`` argument parser, one subparser per subcommand."""
+    """The ``regjax`` argument parser, one subparser per subcommand.
+
+    Args:
+      None.
+
+    Returns:
+      An ``argparse.ArgumentParser`` with the ``sweep`` and ``path``
+      subcommands; each parsed namespace carries ``run`` (the command's
+      function) and ``parser`` (its subparser, for one-line errors).
+
+    Examples:
+      >>> from regjax.cli import build_parser
+      >>> args = build_parser().parse_args(["sweep", "--penalty", "decoupled"])
+      >>> args.command, args.penalty, args.folds
+      ('sweep', 'decoupled', 3)
+
+    References:
+      Python argparse documentation.
+      https://docs.python.org/3/library/argparse.html
+    """
     parser = argparse.ArgumentParser(
         prog="regjax", description="regjax: regularizers for JAX, from the command line."
     )

@@ -15,6 +15,7 @@ from regjax._lasso import lasso_path as lasso_path
 from regjax._linear import RidgeCVResult as RidgeCVResult
 from regjax._linear import ridge_cv as ridge_cv
 from regjax._linear import ridge_path as ridge_path
+from regjax._logistic import logistic_path as logistic_path
 
 __all__ = [
     "LassoCVResult",
@@ -23,6 +24,7 @@ __all__ = [
     "group_lasso_path",
     "lasso_cv",
     "lasso_path",
+    "logistic_path",
     "ridge_cv",
     "ridge_path",
 ]

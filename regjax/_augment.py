@@ -11,8 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from regjax._checks import check_nonnegative, check_unit_interval, check_value
-from regjax._stochastic import check_key
+from regjax._checks import check_key, check_nonnegative, check_unit_interval, check_value
 from regjax._tree import accumulation_dtype
 
 _P = "regjax.augment"

@@ -140,3 +140,33 @@ def check_float_leaf(leaf: Any, *, where: str, name: str, path: str) -> None:
             "leaves can be regularized. Exclude it with `mask=` (for example "
             "`regjax.masks.weights_only`) or cast it to a float dtype."
         )
+
+
+def check_key(key: Any, *, where: str, name: str = "key") -> jax.Array:
+    """Returns ``key`` as a typed key; TypeError unless it is one PRNG key.
+
+    Accepts typed keys (``jax.random.key``) of shape () and raw uint32 keys
+    (``jax.random.PRNGKey``) of the default implementation's shape.
+    """
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise TypeError(
+                f"`{where}({name}=...)` must be a single PRNG key; got a batch of keys of shape "
+                f"{key.shape}. Pass one key, or `jax.vmap` over the batch."
+            )
+        return key
+    if isinstance(key, jax.Array | np.ndarray) and dtype == np.uint32 and key.ndim == 1:
+        try:
+            return jax.random.wrap_key_data(key)
+        except (ValueError, TypeError) as e:
+            raise TypeError(
+                f"`{where}({name}=...)` is a raw uint32 key of shape {key.shape}, which does not "
+                "match the default PRNG implementation. Use `jax.random.key(seed)`."
+            ) from e
+    what = f"an array of dtype {dtype} and shape {np.shape(key)}" if dtype is not None else None
+    raise TypeError(
+        f"`{where}({name}=...)` must be a PRNG key from `jax.random.key(seed)` (or a raw "
+        f"`jax.random.PRNGKey(seed)`); got {what or type(key).__name__}. Randomness in regjax "
+        "is explicit: create a key and split it, e.g. with `regjax.stochastic.step_key`."
+    )

@@ -22,8 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from regjax._checks import check_nonnegative
-from regjax._stochastic import check_key
+from regjax._checks import check_key, check_nonnegative
 from regjax._tree import accumulation_dtype
 
 _INIT = "regjax.spectral.init"

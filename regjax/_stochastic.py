@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from regjax._checks import check_nonnegative, check_unit_interval, check_value
+from regjax._checks import check_key, check_nonnegative, check_unit_interval, check_value
 from regjax._tree import MaskLike, path_str, resolve_mask
 
 _PUBLIC = "regjax.stochastic"
@@ -30,36 +30,6 @@ _MEMBER_TAG = zlib.crc32(b"regjax.member") & 0x7FFFFFFF
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def check_key(key: Any, *, where: str, name: str = "key") -> jax.Array:
-    """Returns ``key`` as a typed key; TypeError unless it is one PRNG key.
-
-    Accepts typed keys (``jax.random.key``) of shape () and raw uint32 keys
-    (``jax.random.PRNGKey``) of the default implementation's shape.
-    """
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise TypeError(
-                f"`{where}({name}=...)` must be a single PRNG key; got a batch of keys of shape "
-                f"{key.shape}. Pass one key, or `jax.vmap` over the batch."
-            )
-        return key
-    if isinstance(key, jax.Array | np.ndarray) and dtype == np.uint32 and key.ndim == 1:
-        try:
-            return jax.random.wrap_key_data(key)
-        except (ValueError, TypeError) as e:
-            raise TypeError(
-                f"`{where}({name}=...)` is a raw uint32 key of shape {key.shape}, which does not "
-                "match the default PRNG implementation. Use `jax.random.key(seed)`."
-            ) from e
-    what = f"an array of dtype {dtype} and shape {np.shape(key)}" if dtype is not None else None
-    raise TypeError(
-        f"`{where}({name}=...)` must be a PRNG key from `jax.random.key(seed)` (or a raw "
-        f"`jax.random.PRNGKey(seed)`); got {what or type(key).__name__}. Randomness in regjax "
-        "is explicit: create a key and split it, e.g. with `regjax.stochastic.step_key`."
-    )
 
 
 def _check_float_array(x: Any, *, where: str, name: str) -> jax.Array:

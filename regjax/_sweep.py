@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from regjax._checks import check_key
 from regjax._grid import Grid
 from regjax._io import atomic_write
 from regjax._progress import progress_bars
@@ -79,7 +80,7 @@ def kfold(key: jax.Array, n: int, k: int) -> Folds:
       Predictions. JRSS B 36(2). https://doi.org/10.1111/j.2517-6161.1974.tb00994.x
     """
     where = "regjax.sweep.kfold"
-    _check_key(key, where)
+    check_key(key, where=where)
     for name, value, low in (("n", n, 2), ("k", k, 2)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise TypeError(f"`{where}({name}=...)` must be an int; got {value!r}.")
@@ -94,20 +95,6 @@ def kfold(key: jax.Array, n: int, k: int) -> Folds:
     fold_of[perm] = np.repeat(np.arange(k), sizes)
     val = fold_of[None, :] == np.arange(k)[:, None]
     return Folds(train=~val, val=val)
-
-
-def _check_key(key: Any, where: str) -> None:
-    ok = isinstance(key, jax.Array | np.ndarray) and (
-        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-        or (key.dtype == np.uint32 and key.shape == (2,))
-    )
-    if not ok:
-        raise TypeError(
-            f"`{where}(key=...)` must be a PRNG key from `jax.random.key(seed)` (or a "
-            f"`jax.random.PRNGKey`); got {type(key).__name__}"
-            + (f" with dtype {key.dtype} and shape {key.shape}" if hasattr(key, "dtype") else "")
-            + "."
-        )
 
 
 def member_keys(key: jax.Array, indices: Any) -> jax.Array:
@@ -302,7 +289,7 @@ def run(
         raise TypeError(
             f"`{where}(grid=...)` must be a `regjax.sweep.grid(...)`; got {type(grid).__name__}."
         )
-    _check_key(key, where)
+    check_key(key, where=where)
     if folds is not None and not isinstance(folds, Folds):
         raise TypeError(f"`{where}(folds=...)` must come from `regjax.sweep.kfold`.")
     devices = tuple(jax.local_devices() if devices is None else devices)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from regjax import _prox
-from regjax._fista import fista
+from regjax._fista import FistaResult, fista
 from regjax._linear import center, check_alphas, check_l1_ratio, check_xy
 
 SOLVERS = ("auto", "fista", "path")
@@ -131,6 +131,57 @@ def lipschitz_from_quad(quad: Quad) -> jax.Array:
     return lipschitz(quad.X, quad.n)
 
 
+def compact_tiers(p: int) -> tuple[int, ...]:
+    """Static capacities of the compacted working sets (each below ``p``)."""
+    return tuple(k for k in (64, 512) if k < p)
+
+
+def solve_compact(
+    quad: Quad,
+    mask: jax.Array,
+    w: jax.Array,
+    alpha: jax.Array,
+    r: jax.Array,
+    tol_abs: jax.Array,
+    max_iter: int,
+    L_full: jax.Array,
+    size: int,
+) -> FistaResult:
+    """FISTA on the features in ``mask`` gathered into a static buffer of ``size``.
+
+    The restricted problem is the one the masked solve would solve, but each
+    iteration touches a size x size Gram matrix (or n x size columns of X)
+    instead of every feature, and the step is 1/min(L, Gershgorin bound of
+    the restricted Gram matrix), both upper bounds of its Lipschitz constant.
+    Requires ``sum(mask) <= size``; padding slots have zero columns."""
+    p = quad.q.shape[0]
+    idx = jnp.nonzero(mask, size=size, fill_value=0)[0]
+    valid = (jnp.arange(size) < jnp.sum(mask)).astype(quad.q.dtype)
+    if quad.G is not None:
+        Gs = quad.G[idx][:, idx] * valid[:, None] * valid[None, :]
+        Xs = quad.X
+    else:
+        Xs = quad.X[:, idx] * valid[None, :]
+        Gs = Xs.T @ Xs if size <= quad.X.shape[0] else None
+    sub = Quad(Xs, quad.y, Gs, quad.q[idx] * valid, quad.yy, quad.n)
+    L = L_full
+    if Gs is not None:
+        L = jnp.minimum(L, jnp.max(jnp.sum(jnp.abs(Gs), axis=1)) / quad.n)
+    L = jnp.where(L > 0, L, L_full)
+    step = 1 / L
+    res = fista(
+        sub.grad,
+        _enet_prox(alpha, r, step),
+        lambda v: enet_gap(sub.parts(v), v, alpha, r, sub.n),
+        w[idx] * valid,
+        step,
+        tol_abs,
+        max_iter,
+    )
+    w_full = jnp.zeros((p,), w.dtype).at[idx].add(res.x * valid)
+    return FistaResult(w_full, res.gap, res.n_iter)
+
+
 def solve_path(
     quad: Quad,
     alphas: jax.Array,
@@ -138,15 +189,20 @@ def solve_path(
     tol_abs: jax.Array,
     max_iter: int,
     max_rounds: int = 6,
+    compact: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
     """Warm-started along the path (``lax.scan``), with strong-rule screening.
 
     At each alpha the features kept by the sequential strong rule (and those
-    already active) are solved first; the KKT conditions of the full problem
-    are then checked and violators added, until the full gap is <= tol."""
-    step = 1 / lipschitz_from_quad(quad)
+    already active) are solved first, compacted into the smallest static
+    buffer that holds them (``compact_tiers``; the masked full problem when
+    none does); the KKT conditions of the full problem are then checked and
+    violators added, until the full gap is <= tol."""
+    L_full = lipschitz_from_quad(quad)
+    step = 1 / L_full
     p = quad.q.shape[0]
     amax = alpha_max(quad, r)
+    tiers = compact_tiers(p) if compact else ()
 
     def at_alpha(carry, alpha):
         w_prev, a_prev = carry
@@ -154,16 +210,8 @@ def solve_path(
         c = jnp.abs(xtr - alpha * (1 - r) * quad.n * w_prev) / quad.n
         strong = (c >= r * (2 * alpha - a_prev)) | (w_prev != 0)
 
-        def full_gap(w):
-            return enet_gap(quad.parts(w), w, alpha, r, quad.n)
-
-        def ocond(s):
-            _, _, gap, rounds, _ = s
-            return (gap > tol_abs) & (rounds < max_rounds)
-
-        def obody(s):
-            mask, w, _, rounds, iters = s
-            res = fista(
+        def masked(mask, w):
+            return fista(
                 quad.grad,
                 _enet_prox(alpha, r, step, mask),
                 lambda v: enet_gap(quad.parts(v), v, alpha, r, quad.n, mask),
@@ -172,6 +220,26 @@ def solve_path(
                 tol_abs,
                 max_iter,
             )
+
+        branches = [
+            functools.partial(
+                lambda k, mask, w: solve_compact(
+                    quad, mask, w, alpha, r, tol_abs, max_iter, L_full, k
+                ),
+                k,
+            )
+            for k in tiers
+        ] + [masked]
+
+        def ocond(s):
+            _, _, gap, rounds, _ = s
+            return (gap > tol_abs) & (rounds < max_rounds)
+
+        def obody(s):
+            mask, w, _, rounds, iters = s
+            count = jnp.sum(mask)
+            which = sum((count > k).astype(jnp.int32) for k in tiers) if tiers else 0
+            res = jax.lax.switch(which, branches, mask, w) if tiers else masked(mask, w)
             w = res.x
             parts = quad.parts(w)
             gap = enet_gap(parts, w, alpha, r, quad.n)
@@ -182,7 +250,6 @@ def solve_path(
         inf = jnp.asarray(jnp.inf, quad.q.dtype)
         init = (strong, w_prev, inf, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
         _, w, _, _, iters = jax.lax.while_loop(ocond, obody, init)
-        del full_gap
         return (w, alpha), (w, iters)
 
     w0 = jnp.zeros((p,), quad.q.dtype)

@@ -167,6 +167,11 @@ plt.show()
 # Differences from the paper: none in the claim; regjax approximates the path on a
 # grid (it is not a homotopy method), so the knots are recovered numerically, to
 # the bisection's precision.
+#
+# References: Tibshirani, R. (1996). Regression Shrinkage and Selection via the Lasso.
+# JRSS B 58(1), https://doi.org/10.1111/j.2517-6161.1996.tb02080.x · Efron, B.,
+# Hastie, T., Johnstone, I. and Tibshirani, R. (2004). Least Angle Regression.
+# Ann. Statist. 32(2), https://doi.org/10.1214/009053604000000067
 
 # %%
 # The claim, checked with margins set by the solver's precision, not by tuning.

@@ -261,6 +261,9 @@ plt.show()
 # either method: selection by prediction error lets in some noise (3.5 of 9 null
 # factors for the group lasso), a known trait of tuning the lasso family for
 # prediction rather than selection.
+#
+# Reference: Yuan, M. and Lin, Y. (2006). Model Selection and Estimation in Regression
+# with Grouped Variables. JRSS B 68(1), https://doi.org/10.1111/j.1467-9868.2005.00532.x
 
 # %%
 # Whole factors in or out, at every strength; the lasso splits factors.

@@ -133,7 +133,7 @@ def lipschitz_from_quad(quad: Quad) -> jax.Array:
 
 def compact_tiers(p: int) -> tuple[int, ...]:
     """Static capacities of the compacted working sets (each below ``p``)."""
-    return tuple(k for k in (64, 512) if k < p)
+    return tuple(k for k in (64, 256, 1024, 4096) if k < p)
 
 
 def solve_compact(

@@ -167,6 +167,43 @@ def test_lasso_enet_path_match_sklearn(case, solver, l1_ratio):
     _check_kkt(X, y, W, sk_alphas, l1_ratio, 1e-4)
 
 
+@pytest.mark.parametrize(
+    ("shape", "tiers", "compare_masked"),
+    [
+        ((40, 100), (64,), False),
+        pytest.param((100, 300), (64, 256), True, marks=pytest.mark.slow),
+    ],
+)
+def test_compacted_working_sets_match_sklearn(shape, tiers, compare_masked):
+    """p > 64: the screened path runs in the compacted buffers."""
+    from sklearn.linear_model import lasso_path as sk_lasso_path
+
+    from regjax import _lasso
+
+    X, y = correlated(*shape, seed=7, k=8)
+    assert _lasso.compact_tiers(shape[1]) == tiers
+    with jax.enable_x64(True):
+        alphas, W, gaps = map(np.asarray, regjax.linear.lasso_path(X, y, n_alphas=12, tol=1e-10))
+        if compare_masked:
+            quad = _lasso.make_quad(jnp.asarray(X), jnp.asarray(y), use_gram=False)
+            tol_abs = 1e-10 * quad.yy / quad.n
+            W_masked, _ = jax.jit(
+                lambda a: _lasso.solve_path(
+                    quad, a, jnp.asarray(1.0), tol_abs, 20_000, compact=False
+                )
+            )(jnp.asarray(alphas))
+            np.testing.assert_allclose(W, np.asarray(W_masked).T, atol=1e-5)
+            assert (W[:, -1] != 0).sum() > 64  # the last alphas needed the 256 buffer
+    _, W_sk, _ = sk_lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=500_000)
+    n = len(y)
+    assert np.all(gaps <= 1e-10 * (y @ y) / n)
+    for i, a in enumerate(alphas):
+        ours, ref = _enet_obj(X, y, W[:, i], a, 1.0), _enet_obj(X, y, W_sk[:, i], a, 1.0)
+        assert ours <= ref * (1 + 1e-8) + 1e-14
+        assert abs(ours - ref) <= 1e-8 * ref
+    _check_kkt(X, y, W, alphas, 1.0, 1e-4)
+
+
 def test_gaps_are_honest_and_certify_default_tol():
     X, y = correlated(30, 60, seed=5)
     with jax.enable_x64(True):

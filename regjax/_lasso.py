@@ -314,7 +314,10 @@ def lasso_path(
       ``lax.scan``; each alpha first solves the features kept by the
       sequential strong rule (Tibshirani et al. 2012) plus the active ones,
       then checks the full KKT conditions and adds violators until the full
-      gap is certified.
+      gap is certified. The screened set is gathered into the smallest static
+      buffer of 64, 256, 1024 or 4096 features that holds it (a sub-Gram
+      matrix, or the gathered columns of X), so an iteration costs the size of
+      the working set rather than of the whole design.
     - ``"fista"``: every alpha at once from zero, ``jax.vmap`` over the grid;
       one batched matrix product per iteration, the better choice on
       accelerators.

@@ -181,7 +181,18 @@ regjax.plot.validation_curve(
 )
 ax.plot(rates, mc_err.mean(1), "s--", ms=3, label=f"MC dropout average (T={n_mc})")
 ax.plot(rates, train_err.mean(1), "^:", ms=3, color="0.4", label="train error")
-ax.legend(frameon=False)
+top = 1.6 * max(mean[:-1].max(), train_err[:-1].mean(1).max())
+if mean[-1] > top:  # the highest rate underfits badly; keep the interesting part readable
+    ax.set_ylim(0, top)
+    ax.annotate(
+        f"p = {rates[-1]}: {mean[-1]:.2f} (off scale)",
+        (rates[-1], top),
+        xytext=(-10, -14),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+    )
+ax.legend(frameon=False, loc="upper left")
 ax.set_title("Test error against dropout rate (one sweep)")
 ax = axes[1]
 bins = np.linspace(0, std_best.max(), 30)
@@ -197,7 +208,24 @@ plt.show()
 # %% [markdown]
 # ## What we got, and how it differs from the paper
 #
-# RESULTS
+# **Dropout helps, modestly, and too much of it underfits.** At full size (10 rates × 3
+# splits, 26k parameters, 300 training examples) the network without dropout memorizes its
+# training set (train error 0) and makes 4.81 ± 0.33 % test error; the best rate, p = 0.2,
+# makes 4.12 ± 0.16 % (paired gain over the same splits 0.69 ± 0.23 points, about 14 %
+# relative). The curve is flat from p = 0.1 to 0.5 and rises from p = 0.6; at p = 0.9 the
+# network underfits (train error 29 %, test 37 %). Srivastava et al. report larger gains
+# (MNIST, 1.6 % → about 1.25 % for big ReLU nets, with max-norm constraints and long
+# training) and a broad optimum near p = 0.5 for hidden units; our optimum is lower and our
+# gain smaller: the network is small, training is short (1,500 steps), and digits is easy.
+#
+# **Weight scaling ≈ MC averaging.** At p = 0.2, averaging T = 50 thinned networks gives
+# 4.23 % against 4.12 % for the deterministic, weight-scaled network, the same within the
+# noise, as in the paper's §7.5 (where MC averaging catches up with weight scaling at about
+# 50 samples).
+#
+# **MC-dropout uncertainty flags the errors.** The standard deviation over masks of the
+# predicted class's probability is 0.27 on average on wrong predictions against 0.05 on
+# right ones; as a score for spotting errors its AUROC is 0.94.
 
 # %%
 # The network can memorize its training set without dropout: it is over-parameterized.

@@ -120,7 +120,10 @@ def test_folds_vmapped_with_members_and_one_standard_error():
     folds = sweep.kfold(jax.random.key(1), n, 5)
     assert (folds.val.sum(axis=0) == 1).all() and (folds.train == ~folds.val).all()
 
+    traces = []
+
     def fit(hp, key, fold):
+        traces.append(1)
         train, val = fold
         wt = train.astype(jnp.float32)
         # Weighted ridge in closed form, then validation MSE on the held-out fold.
@@ -133,6 +136,7 @@ def test_folds_vmapped_with_members_and_one_standard_error():
     result = sweep.run(fit, sweep.grid(lam=lams), jax.random.key(0), folds=folds, progress=False)
     mse = result.metric("val_mse")
     assert mse.shape == (9, 5)
+    assert len(traces) == 1  # folds x members: one compile
     # Reference: NumPy ridge per fold.
     xn, yn = np.asarray(x, np.float64), np.asarray(y, np.float64)
     for i, lam in enumerate(lams):

@@ -117,7 +117,11 @@ def cosine(count):  # η_t: the schedule multiplier, from 1 down to 0
 
 # The method is a hyperparameter too (0: Adam + L2, 1: AdamW as in the paper, 2: AdamW as in
 # optax), entering only as 0/1 coefficients, so all three sweeps share ONE compiled program.
+traces = []  # appended to each time JAX traces train_fn (not each time it runs)
+
+
 def train_fn(hp, key, split):
+    traces.append(1)
     train_mask, test_mask = split
     lr, lam, method = hp["lr"], hp["weight_decay"], hp["method"]
     coupled = jnp.where(method == 0, lam, 0.0)
@@ -180,8 +184,13 @@ for i, (method, _, lams, _) in enumerate(sweeps):
     )
     print(
         f"{method:12s}: {len(grid)} members x {n_splits} splits in "
-        f"{time.perf_counter() - t0:.1f} s; diverged: {int(results[method].diverged.sum())}"
+        f"{time.perf_counter() - t0:.1f} s; diverged: {int(results[method].diverged.sum())}; "
+        f"traces of train_fn so far: {len(traces)}"
     )
+    if i == 0:
+        traced_once = len(traces)
+# The second and third sweeps reuse the first one's compiled program.
+assert len(traces) == traced_once, (len(traces), traced_once)
 
 # %% [markdown]
 # ## Where is the good region, for each learning rate?

@@ -34,7 +34,9 @@ class Folds(NamedTuple):
 
     Masks (not index lists) keep every fold the same shape, so a training
     function can be vmapped over folds; weight the loss by ``train[i]`` and
-    the validation metric by ``val[i]``.
+    the validation metric by ``val[i]``. :func:`kfold` makes k-fold splits;
+    any other resampling (repeated random splits, a fixed hold-out) works
+    too: build ``Folds(train=..., val=...)`` from your own boolean masks.
 
     Attributes:
       train: bool array ``(k, n)``; ``train[i, j]`` is True if example j trains fold i.

@@ -265,6 +265,8 @@ class SweepResult:
     def plot(self, metric: str, *, mode: Literal["min", "max"] = "min", ax: Any = None) -> Any:
         """A validation curve (1-D grids, log axis) or heatmap (2-D grids) of a metric.
 
+        Axes of length 1 do not count: a 12 × 1 grid draws a curve.
+
         Args:
           metric: the metric's name (fold axes are averaged, with standard
             error bars on a 1-D curve).
@@ -278,8 +280,14 @@ class SweepResult:
 
         mean, se = self._per_member(metric)
         best = self.best_index(metric, mode)
-        if len(self.grid.names) == 1:
-            name = self.grid.names[0]
+        # Axes of length 1 are held fixed; what is left decides the kind of figure.
+        varying = [
+            n for n, length in zip(self.grid.names, self.grid.shape, strict=True) if length > 1
+        ] or [self.grid.names[0]]
+        varying_shape = tuple(len(self.grid.axes[n]) for n in varying)
+        best_at = np.unravel_index(best, varying_shape)
+        if len(varying) == 1:
+            name = varying[0]
             return plot.validation_curve(
                 np.asarray(self.grid[name]),
                 mean,
@@ -289,21 +297,22 @@ class SweepResult:
                 best=best,
                 ax=ax,
             )
-        if len(self.grid.names) == 2:
-            rows, cols = self.grid.names
+        if len(varying) == 2:
+            rows, cols = varying
             return plot.heatmap(
-                mean.reshape(self.grid.shape),
+                mean.reshape(varying_shape),
                 self.grid.axes[rows],
                 self.grid.axes[cols],
                 ylabel=rows,
                 xlabel=cols,
                 title=metric,
-                best=np.unravel_index(best, self.grid.shape),
+                best=(int(best_at[0]), int(best_at[1])),
                 ax=ax,
             )
         raise ValueError(
-            f"`SweepResult.plot`: the grid has {len(self.grid.names)} axes; plot a 1-D or "
-            "2-D grid, or slice `result.metric(name, reshape=True)` yourself."
+            f"`SweepResult.plot`: the grid varies along {len(varying)} axes {varying}; plot a "
+            "grid that varies along 1 or 2, or slice `result.metric(name, reshape=True)` "
+            "yourself."
         )
 
     # -- files ----------------------------------------------------------------------------------

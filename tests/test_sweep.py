@@ -200,18 +200,18 @@ def test_result_table_dataframe_save_load_and_plots(tmp_path):
         jax.random.key(0),
         progress=False,
     )
-    with pytest.raises(ValueError, match="plot"):
-        sweep.run(
-            train_ridge,
-            sweep.grid(lam=[0.1], lr=[0.1], extra=[1]),
-            jax.random.key(0),
-            progress=False,
-        ).plot("loss")
+    three = sweep.run(
+        train_ridge,
+        sweep.grid(lam=[0.1, 0.2], lr=[0.1, 0.2], extra=[1, 2]),
+        jax.random.key(0),
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="varies along 3 axes"):
+        three.plot("loss")
     assert one_d.grid.shape == (4, 1)
-    curve = sweep.SweepResult(
-        sweep.grid(lam=np.logspace(-3, 0, 4)), {"loss": one_d.metric("loss")}
-    ).plot("loss")
+    curve = one_d.plot("loss")  # the length-1 axis is held fixed: a curve over lam
     assert curve.axes[0].get_xscale() == "log"
+    assert curve.axes[0].get_xlabel() == "lam"
 
 
 def test_bad_input():

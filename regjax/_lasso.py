@@ -322,6 +322,10 @@ def lasso_path(
       one batched matrix product per iteration, the better choice on
       accelerators.
 
+    Under ``jax.vmap`` (over ``l1_ratio``, say) the switch between buffer
+    sizes of ``"path"`` becomes a select that runs every buffer: prefer
+    ``"fista"`` there when ``n_features > 64``.
+
     Both are FISTA with adaptive restart (O'Donoghue and Candès 2015), on the
     Gram matrix when ``n_features <= n_samples`` (``gram=None``) and on X
     otherwise; ``gram=True/False`` forces either.
@@ -614,7 +618,9 @@ def _cv(X, y, masks, alphas, r, tol, fit_intercept, use_gram, solver, max_iter):
         if solver == "fista":
             W, _ = solve_grid(quad, alphas, r, tol_abs, max_iter)
         else:
-            W, _ = solve_path(quad, alphas, r, tol_abs, max_iter)
+            # vmapped over folds, a switch between buffer sizes would run every
+            # branch: the folds use the masked working sets instead.
+            W, _ = solve_path(quad, alphas, r, tol_abs, max_iter, compact=False)
         pred = (X - xm[None, :]) @ W.T + ym  # (n, A)
         err = (y[:, None] - pred) ** 2
         test = 1 - m

@@ -491,6 +491,11 @@ class LassoCVResult(NamedTuple):
       alphas: the grid, decreasing, shape (n_alphas,).
       mse_path: held-out mean squared error, shape (n_alphas, folds), as
         scikit-learn's ``LassoCV.mse_path_``.
+
+    References:
+      Hastie, T., Tibshirani, R. and Friedman, J. (2009). The Elements of
+      Statistical Learning, 2nd ed., §7.10 (the one-standard-error rule).
+      https://hastie.su.domains/ElemStatLearn/
     """
 
     alpha: jax.Array

@@ -162,6 +162,11 @@ class RidgeCVResult(NamedTuple):
       intercept: intercept at ``alpha`` (0 without ``fit_intercept``).
       cv_errors: mean squared leave-one-out (or GCV) error per alpha, shape (n_alphas,).
       best_index: index of ``alpha`` in ``alphas``.
+
+    References:
+      Golub, G. H., Heath, M. and Wahba, G. (1979). Generalized
+      Cross-Validation as a Method for Choosing a Good Ridge Parameter.
+      Technometrics 21(2). https://doi.org/10.1080/00401706.1979.10489751
     """
 
     alpha: jax.Array

@@ -110,7 +110,6 @@ def test_singleton_groups_reproduce_lasso_path():
     np.testing.assert_allclose(W1, W2, atol=1e-8)
 
 
-@pytest.mark.slow
 def test_solvers_gram_and_list_spec_agree_and_fit_intercept():
     X, y = correlated(30, 10, seed=4)
     X, y = X + 3.0, y + 2.0

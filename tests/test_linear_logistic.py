@@ -41,7 +41,7 @@ def check_kkt(X, y01, w, b, a, r, atol, fit_intercept=True):
     ("shape", "l1_ratio", "fit_intercept"),
     [
         ((100, 8), 1.0, True),
-        pytest.param((60, 90), 1.0, True, marks=pytest.mark.slow),
+        ((60, 90), 1.0, True),
         ((100, 8), 0.5, False),
     ],
 )

@@ -190,7 +190,11 @@ def ridge_cv(
     and ``cv_errors`` is :math:`\frac1n\sum_i e_i^2`, the criterion of
     scikit-learn's ``RidgeCV`` (default ``scoring=None``, ``cv=None``). With
     ``mode="gcv"`` the diagonal is replaced by its mean, ``tr(H)/n``
-    (generalized cross-validation, Golub et al. 1979).
+    (generalized cross-validation, Golub et al. 1979). When
+    ``n_samples < n_features`` the same U and σ² come from the eigendecomposition
+    of the n x n matrix :math:`(X - \bar X)(X - \bar X)^\top` (cheaper than the
+    SVD), and the refit uses the dual form
+    :math:`w = (X - \bar X)^\top ((X - \bar X)(X - \bar X)^\top + \alpha I)^{-1}(y - \bar y)`.
 
     Args:
       X: design, shape (n_samples, n_features).
@@ -225,9 +229,18 @@ def ridge_cv(
     a = check_alphas(alphas, X.dtype, where=where)
     n = X.shape[0]
     Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
-    u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
+    wide = X.shape[1] > X.shape[0]
+    if wide:
+        # n < p: the eigendecomposition of the n x n kernel Xc Xcᵀ = U diag(σ²) Uᵀ
+        # is cheaper than the SVD of Xc (scikit-learn's RidgeCV does the same).
+        ev, u = jnp.linalg.eigh(Xc @ Xc.T)
+        ev = jnp.maximum(ev, 0)
+        den = ev[None, :] + a[:, None]
+        filt = jnp.where(den > 0, ev[None, :] / jnp.where(den > 0, den, 1), 0)
+    else:
+        u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
+        filt = s[None, :] * _shrink(s, a)  # sigma²/(sigma²+alpha), (A, k)
     uty = u.T @ yc
-    filt = s[None, :] * _shrink(s, a)  # sigma²/(sigma²+alpha), (A, k)
     resid = yc[None, :] - (filt * uty[None, :]) @ u.T  # (A, n)
     base = jnp.asarray(1.0 / n if fit_intercept else 0.0, X.dtype)
     if mode == "loo":
@@ -236,5 +249,9 @@ def ridge_cv(
         h = jnp.broadcast_to((base * n + jnp.sum(filt, axis=1))[:, None] / n, resid.shape)
     errors = jnp.mean((resid / (1 - h)) ** 2, axis=1)
     best = jnp.argmin(errors)
+    if wide:  # the dual form w = Xcᵀ (Xc Xcᵀ + αI)⁻¹ yc, alpha > 0 here
+        coef = Xc.T @ (u @ (uty / (ev + a[best])))
+        intercept = y_mean - x_mean @ coef
+        return RidgeCVResult(a[best], coef, intercept, errors, best)
     coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a[best][None], x_mean, y_mean)
     return RidgeCVResult(a[best], coefs[:, 0], intercepts[0], errors, best)

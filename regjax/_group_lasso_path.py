@@ -20,7 +20,7 @@ from regjax._lasso import (
     lipschitz_from_quad,
     make_quad,
 )
-from regjax._linear import center, check_alphas, check_xy
+from regjax._linear import center, check_alphas, check_xy, warn_if_uncertified
 
 GROUP_SOLVERS = ("path", "fista")
 
@@ -203,8 +203,12 @@ def group_lasso_path(
     else:
         alphas = check_alphas(alphas, X.dtype, where=where)
     tol = jnp.asarray(tol, X.dtype)
-    return _solve(X, y, alphas, tol, tuple(ids.tolist()), float(eps), fit_intercept, use_gram,
-                  default, solver, max_iter)  # fmt: skip
+    alphas, coefs, gaps, target = _solve(
+        X, y, alphas, tol, tuple(ids.tolist()), float(eps), fit_intercept, use_gram, default,
+        solver, max_iter,
+    )  # fmt: skip
+    warn_if_uncertified(gaps, target, where=where, what="duality gap")
+    return alphas, coefs, gaps
 
 
 @functools.partial(jax.jit, static_argnums=tuple(range(4, 11)))
@@ -246,4 +250,4 @@ def _solve(X, y, alphas, tol, ids, eps, fit_intercept, use_gram, default, solver
         _, W = jax.lax.scan(at_alpha, w0, alphas)
     exact = make_quad(Xc, yc, use_gram=False)
     gaps = jax.vmap(lambda w, a: group_gap(exact, spec, w, a))(W, alphas)
-    return alphas, W.T, gaps
+    return alphas, W.T, gaps, tol_abs

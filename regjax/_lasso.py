@@ -11,7 +11,7 @@ import numpy as np
 
 from regjax import _prox
 from regjax._fista import FistaResult, fista
-from regjax._linear import center, check_alphas, check_l1_ratio, check_xy
+from regjax._linear import center, check_alphas, check_l1_ratio, check_xy, warn_if_uncertified
 
 SOLVERS = ("auto", "fista", "path")
 
@@ -440,7 +440,8 @@ def enet_path(
     return _path("regjax.linear.enet_path", **locals())
 
 
-def _path(where: str, **kw: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _prepare(where: str, **kw: Any) -> dict[str, Any]:
+    """Validates a path call's arguments; returns what the solvers take."""
     X, y = check_xy(kw["X"], kw["y"], where=where)
     r = check_l1_ratio(kw["l1_ratio"], X.dtype, where=where)
     check_tol(kw["tol"], where=where)
@@ -463,27 +464,48 @@ def _path(where: str, **kw: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
         alphas = jnp.zeros((n_alphas,), X.dtype)
     else:
         alphas = check_alphas(kw["alphas"], X.dtype, where=where)
-    tol = jnp.asarray(kw["tol"], X.dtype)
-    return _solve(
-        X, y, alphas, r, tol, float(eps), kw["fit_intercept"], use_gram, default, solver, max_iter
-    )
+    return {
+        "X": X, "y": y, "alphas": alphas, "r": r, "tol": jnp.asarray(kw["tol"], X.dtype),
+        "eps": float(eps), "fit_intercept": kw["fit_intercept"], "use_gram": use_gram,
+        "default": default, "solver": solver, "max_iter": max_iter,
+    }  # fmt: skip
+
+
+def _path(where: str, **kw: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    a = _prepare(where, **kw)
+    alphas, coefs, gaps, target = _solve(
+        a["X"], a["y"], a["alphas"], a["r"], a["tol"], a["eps"], a["fit_intercept"],
+        a["use_gram"], a["default"], a["solver"], a["max_iter"],
+    )  # fmt: skip
+    warn_if_uncertified(gaps, target, where=where, what="duality gap")
+    return alphas, coefs, gaps
+
+
+def _grid_for(quad: Quad, alphas: jax.Array, r: jax.Array, eps: float, default: bool) -> Any:
+    """The default grid from alpha_max, or the given alphas in decreasing order."""
+    if default:
+        return default_grid(alpha_max(quad, r), eps, alphas.shape[0])
+    return -jnp.sort(-alphas)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))
+def _grid(X, y, alphas, r, eps, fit_intercept, use_gram, default):
+    Xc, yc, _, _ = center(X, y, fit_intercept)
+    return _grid_for(make_quad(Xc, yc, use_gram), alphas, r, eps, default)
 
 
 @functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
 def _solve(X, y, alphas, r, tol, eps, fit_intercept, use_gram, default, solver, max_iter):
     Xc, yc, _, _ = center(X, y, fit_intercept)
     quad = make_quad(Xc, yc, use_gram)
-    if default:
-        alphas = default_grid(alpha_max(quad, r), eps, alphas.shape[0])
-    else:
-        alphas = -jnp.sort(-alphas)
+    alphas = _grid_for(quad, alphas, r, eps, default)
     tol_abs = tol * quad.yy / quad.n
     if solver == "fista":
         W, _ = solve_grid(quad, alphas, r, tol_abs, max_iter)
     else:
         W, _ = solve_path(quad, alphas, r, tol_abs, max_iter)
     gaps = honest_gaps(Xc, yc, W, alphas, r)
-    return alphas, W.T, gaps
+    return alphas, W.T, gaps, tol_abs
 
 
 class LassoCVResult(NamedTuple):
@@ -575,19 +597,12 @@ def lasso_cv(
     k = check_static_int(folds, where=where, name="folds", low=2)
     if k > X.shape[0]:
         raise ValueError(f"`{where}(folds=...)` is {k}, more than the {X.shape[0]} samples.")
-    alphas, _, _ = _path(
-        where,
-        X=X,
-        y=y,
-        alphas=alphas,
-        l1_ratio=l1_ratio,
-        eps=eps,
-        n_alphas=n_alphas,
-        tol=tol,
-        max_iter=1,
-        fit_intercept=fit_intercept,
-        solver="fista",
-        gram=None,
+    a = _prepare(
+        where, X=X, y=y, alphas=alphas, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas, tol=tol,
+        max_iter=max_iter, fit_intercept=fit_intercept, solver=solver, gram=None,
+    )  # fmt: skip
+    alphas = _grid(
+        a["X"], a["y"], a["alphas"], a["r"], a["eps"], fit_intercept, a["use_gram"], a["default"]
     )
     r = check_l1_ratio(l1_ratio, X.dtype, where=where)
     n = X.shape[0]

@@ -3,6 +3,7 @@ ridge path and its leave-one-out cross-validation (one SVD for every alpha)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -255,3 +256,26 @@ def ridge_cv(
         return RidgeCVResult(a[best], coef, intercept, errors, best)
     coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a[best][None], x_mean, y_mean)
     return RidgeCVResult(a[best], coefs[:, 0], intercepts[0], errors, best)
+
+
+def warn_if_uncertified(certificates: Any, target: Any, *, where: str, what: str) -> None:
+    """Warns when a returned certificate misses its target (concrete results only).
+
+    The certificates are recomputed at the returned coefficients, so they are
+    honest; a miss means the solver hit ``max_iter`` or the dtype's precision
+    (float32 cannot certify a 1e-6 relative gap on most designs).
+    """
+    if is_traced(certificates) or is_traced(target):
+        return
+    got, goal = np.asarray(certificates), np.asarray(target)
+    missed = got > goal * (1 + 1e-2)  # 1% slack: recomputation rounds differently
+    if missed.any():
+        warnings.warn(
+            f"`{where}`: the {what} target {float(np.max(goal)):.3g} was not reached at "
+            f"{int(missed.sum())} of {missed.size} alphas (largest {what} "
+            f"{float(got.max()):.3g}). The returned {what}s are honest. In float32, enable "
+            "float64 (`jax.config.update('jax_enable_x64', True)`) or raise `tol`; otherwise "
+            "raise `max_iter`.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -13,7 +13,7 @@ from regjax import _prox
 from regjax._checks import is_traced
 from regjax._fista import fista
 from regjax._lasso import check_static_int, check_tol, default_grid
-from regjax._linear import check_alphas, check_l1_ratio, check_xy
+from regjax._linear import check_alphas, check_l1_ratio, check_xy, warn_if_uncertified
 
 LOGISTIC_SOLVERS = ("path", "fista")
 
@@ -149,7 +149,9 @@ def logistic_path(
     else:
         alphas = check_alphas(alphas, X.dtype, where=where)
     tol = jnp.asarray(tol, X.dtype)
-    return _solve(X, s, alphas, r, tol, float(eps), fit_intercept, default, solver, max_iter)
+    out = _solve(X, s, alphas, r, tol, float(eps), fit_intercept, default, solver, max_iter)
+    warn_if_uncertified(out[3], tol, where=where, what="KKT residual")
+    return out
 
 
 def kkt_residual(

@@ -297,3 +297,17 @@ def test_lasso_cv_matches_sklearn_lassocv():
         m.alphas_[np.argmax(mean <= mean[best] + se[best])], rel=1e-12
     )
     assert float(res.alpha_1se) >= float(res.alpha)
+
+
+def test_uncertified_float32_path_warns_and_float64_does_not():
+    X, y = load_diabetes(return_X_y=True)
+    y = y - y.mean()
+    # float32 cannot certify a 1e-6 relative gap here: say so instead of returning quietly.
+    with pytest.warns(RuntimeWarning, match=r"lasso_path`: the duality gap target"):
+        _, _, gaps = regjax.linear.lasso_path(
+            X.astype(np.float32), y.astype(np.float32), n_alphas=10
+        )
+    assert float(np.max(gaps)) > 1e-6 * (y @ y) / len(y)
+    with jax.enable_x64(True):  # warnings are errors in this suite: none may be raised here
+        _, _, gaps = regjax.linear.lasso_path(X, y, n_alphas=10)
+        assert float(np.max(gaps)) <= 1e-6 * (y @ y) / len(y) * 1.01

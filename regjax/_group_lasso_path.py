@@ -14,6 +14,7 @@ from regjax._fista import fista
 from regjax._groups import GroupSpec, safe_norm
 from regjax._lasso import (
     Quad,
+    check_eps,
     check_static_int,
     check_tol,
     default_grid,
@@ -194,8 +195,7 @@ def group_lasso_path(
     max_iter = check_static_int(max_iter, where=where, name="max_iter")
     if solver not in GROUP_SOLVERS:
         raise ValueError(f"`{where}(solver=...)` must be one of {GROUP_SOLVERS}; got {solver!r}.")
-    if not (isinstance(eps, int | float) and 0 < eps < float("inf")):
-        raise ValueError(f"`{where}(eps=...)` must be a positive number; got {eps!r}.")
+    check_eps(eps, where=where)
     use_gram = X.shape[1] <= X.shape[0] if gram is None else bool(gram)
     default = alphas is None
     if default:

@@ -289,6 +289,12 @@ def check_tol(tol: Any, *, where: str) -> None:
         raise ValueError(f"`{where}(tol=...)` must be positive and finite; got {tol!r}.")
 
 
+def check_eps(eps: Any, *, where: str) -> None:
+    """The default grid's alpha_min / alpha_max: a positive Python number (static)."""
+    if not (isinstance(eps, int | float) and 0 < eps < float("inf")):
+        raise ValueError(f"`{where}(eps=...)` must be a positive number; got {eps!r}.")
+
+
 def lasso_path(
     X: Any,
     y: Any,
@@ -449,8 +455,7 @@ def _prepare(where: str, **kw: Any) -> dict[str, Any]:
     max_iter = check_static_int(kw["max_iter"], where=where, name="max_iter")
     solver = resolve_solver(kw["solver"], where=where)
     eps = kw["eps"]
-    if not (isinstance(eps, int | float) and 0 < eps < float("inf")):
-        raise ValueError(f"`{where}(eps=...)` must be a positive number; got {eps!r}.")
+    check_eps(eps, where=where)
     gram = kw["gram"]
     use_gram = X.shape[1] <= X.shape[0] if gram is None else bool(gram)
     default = kw["alphas"] is None

@@ -12,7 +12,7 @@ import numpy as np
 from regjax import _prox
 from regjax._checks import is_traced
 from regjax._fista import fista
-from regjax._lasso import check_static_int, check_tol, default_grid
+from regjax._lasso import check_eps, check_static_int, check_tol, default_grid
 from regjax._linear import check_alphas, check_l1_ratio, check_xy, warn_if_uncertified
 
 LOGISTIC_SOLVERS = ("path", "fista")
@@ -136,8 +136,7 @@ def logistic_path(
         raise ValueError(
             f"`{where}(solver=...)` must be one of {LOGISTIC_SOLVERS}; got {solver!r}."
         )
-    if not (isinstance(eps, int | float) and 0 < eps < float("inf")):
-        raise ValueError(f"`{where}(eps=...)` must be a positive number; got {eps!r}.")
+    check_eps(eps, where=where)
     default = alphas is None
     if default:
         if isinstance(l1_ratio, int | float) and l1_ratio == 0:

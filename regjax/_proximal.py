@@ -17,12 +17,10 @@ from regjax._transforms import (
     check_hyperparam,
     evaluate,
     increment,
-    mask_flags,
-    per_leaf,
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike
+from regjax._tree import MaskLike, resolve_mask, strength_tree
 
 
 class ProximalState(NamedTuple):
@@ -85,8 +83,8 @@ def _proximal(
         require_params(params, where=where)
         s = evaluate(strength, state.count, where=where, name="strength")
         lr = evaluate(learning_rate, state.count, where=where, name="learning_rate")
-        s_tree = per_leaf(s, params, where=where, name="strength")
-        flags = mask_flags(mask, params, where=where)
+        s_tree = strength_tree(s, params, where=where, name="strength")
+        flags = resolve_mask(mask, params, where=where)
         # Leaves left out by the mask become optax.MaskedNode (an empty pytree), so
         # prox_fn only ever sees the leaves it regularizes.
         hide = lambda tree: jax.tree.map(lambda f, x: x if f else optax.MaskedNode(), flags, tree)

@@ -20,11 +20,10 @@ from regjax._transforms import (
     check_hyperparam,
     evaluate,
     increment,
-    mask_flags,
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike, accumulation_dtype
+from regjax._tree import MaskLike, accumulation_dtype, resolve_mask
 
 
 class SAMState(NamedTuple):
@@ -197,7 +196,7 @@ def sam(
         if isinstance(rho, int | float) and rho == 0:
             return updates, new_state
         r = evaluate(rho, state.count, where=where, name="rho")
-        flags = mask_flags(mask, params, where=where)
+        flags = resolve_mask(mask, params, where=where)
         e = _perturbation(updates, params, r, flags, adaptive=adaptive, eta=eta, eps=eps)
         perturbed = jax.tree.map(lambda p, ei: p + ei, params, e)
         grads, _ = _split_aux(grad_fn(perturbed), params, where=where)
@@ -296,7 +295,7 @@ def sam_value_and_grad(
 
     def one(params: Any, *args: Any) -> tuple[Any, Any]:
         value, grads = vg(params, *args)
-        flags = mask_flags(mask, params, where=where)
+        flags = resolve_mask(mask, params, where=where)
         e = _perturbation(grads, params, rho, flags, adaptive=adaptive, eta=eta, eps=eps)
         perturbed = jax.tree.map(lambda p, ei: p + ei, params, e)
         out = g_only(perturbed, *args)

@@ -16,7 +16,6 @@ import numpy as np
 import optax
 
 from regjax._checks import check_nonnegative, check_tree_nonnegative
-from regjax._tree import resolve_mask, strength_tree
 
 _NUMERIC = (int, float, np.number, np.ndarray, jax.Array)
 
@@ -59,16 +58,6 @@ def evaluate(value: Any, count: jax.Array, *, where: str, name: str) -> Any:
         value = value(count)
         check_tree_nonnegative(value, where=where, name=name)
     return value
-
-
-def per_leaf(value: Any, params: Any, *, where: str, name: str) -> Any:
-    """Broadcasts a scalar or a prefix pytree of values over ``params``."""
-    return strength_tree(value, params, where=where, name=name)
-
-
-def mask_flags(mask: Any, params: Any, *, where: str) -> Any:
-    """A pytree of Python bools shaped like ``params`` (True = regularize)."""
-    return resolve_mask(mask, params, where=where)
 
 
 def require_params(params: Any, *, where: str) -> None:

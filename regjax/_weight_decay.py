@@ -12,12 +12,10 @@ from regjax._transforms import (
     check_hyperparam,
     evaluate,
     increment,
-    mask_flags,
-    per_leaf,
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike, map_masked
+from regjax._tree import MaskLike, map_masked, resolve_mask, strength_tree
 
 
 class AddL2GradientState(NamedTuple):
@@ -91,8 +89,8 @@ def add_l2_gradient(strength: Any, *, mask: MaskLike = None) -> optax.GradientTr
         if isinstance(strength, int | float) and strength == 0:
             return updates, new_state
         s = evaluate(strength, state.count, where=where, name="strength")
-        s_tree = per_leaf(s, params, where=where, name="strength")
-        flags = mask_flags(mask, params, where=where)
+        s_tree = strength_tree(s, params, where=where, name="strength")
+        flags = resolve_mask(mask, params, where=where)
 
         def one(u: jax.Array, _: str, p: jax.Array, si: Any) -> jax.Array:
             return u + as_dtype(2 * si, u.dtype) * p.astype(u.dtype)
@@ -203,11 +201,11 @@ def decoupled_weight_decay(
         if isinstance(weight_decay, int | float) and weight_decay == 0:
             return updates, new_state
         wd = evaluate(weight_decay, state.count, where=where, name="weight_decay")
-        wd_tree = per_leaf(wd, params, where=where, name="weight_decay")
+        wd_tree = strength_tree(wd, params, where=where, name="weight_decay")
         lr = 1.0
         if learning_rate is not None:
             lr = evaluate(learning_rate, state.count, where=where, name="learning_rate")
-        flags = mask_flags(mask, params, where=where)
+        flags = resolve_mask(mask, params, where=where)
 
         def decay(u: jax.Array, p: jax.Array, w: Any) -> jax.Array:
             if learning_rate is None:

@@ -8,6 +8,7 @@ chunk size, the number of devices or the padding.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -16,8 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
+from jax import dtypes
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from regjax._checks import check_key
@@ -99,14 +102,38 @@ def kfold(key: jax.Array, n: int, k: int) -> Folds:
     return Folds(train=~val, val=val)
 
 
-def member_keys(key: jax.Array, indices: Any) -> jax.Array:
+_fold_in_each = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+
+
+def _keys_of_members(key: jax.Array, indices: Any) -> jax.Array:
     """The keys of the given members: ``fold_in(key, i)`` for each index i."""
-    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
+    return _fold_in_each(key, jnp.asarray(indices, jnp.uint32))
+
+
+# On CPU, a vmapped batch of members stops paying once its working set outgrows
+# the caches: a member whose ops already move a lot of memory runs as fast alone,
+# and a batch of them runs slower (measured in benchmarks/bench_sweep.py: a
+# hidden-256 full-batch MLP is 1.7x slower vmapped 32 wide than one at a time).
+# XLA's estimate of one member's memory traffic (loop bodies counted once) sets
+# the width; below _MIN_USEFUL_WIDTH members fit, members run one after another.
+_CPU_BATCH_TRAFFIC_BYTES = 2 * 2**30
+_MIN_USEFUL_WIDTH = 8
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: one per cached trace
+class _Member:
+    """One member's training run, traced once: a jaxpr and what it costs."""
+
+    fn: Callable[..., Any]  # (hparams, key, *fold_masks) -> metrics
+    out_shapes: Any
+    traffic_bytes: float | None  # XLA's "bytes accessed" estimate, None if unknown
 
 
 @functools.lru_cache(maxsize=32)
-def _program(train_fn: Callable[..., Any], folds_given: bool, devices: tuple[Any, ...]) -> Any:
-    """The jitted, vmapped (and sharded) program; cached so a second `run` reuses it."""
+def _trace_member(train_fn: Callable[..., Any], folds_given: bool, signature: Any) -> _Member:
+    """Traces ``train_fn`` for one member; cached so a second `run` traces nothing."""
+    tree, *leaf_specs = signature
+    avals = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in leaf_specs])
     if folds_given:
 
         def per_member(hparams: Any, key: Any, train_masks: Any, val_masks: Any) -> Any:
@@ -117,16 +144,74 @@ def _program(train_fn: Callable[..., Any], folds_given: bool, devices: tuple[Any
                 hparams, fold_keys, (train_masks, val_masks)
             )
 
-        batched = jax.vmap(per_member, in_axes=(0, 0, None, None))
     else:
-        batched = jax.vmap(train_fn)
+        per_member = train_fn
+    closed, out_shapes = jax.make_jaxpr(per_member, return_shape=True)(*avals)
+    _check_outputs(out_shapes)
+    flat_fn = jax.extend.core.jaxpr_as_fun(closed)
+    out_tree = jax.tree.structure(out_shapes)
+
+    def member(*args: Any) -> Any:
+        return jax.tree.unflatten(out_tree, flat_fn(*jax.tree.leaves(args)))
+
+    try:
+        cost = jax.jit(member).lower(*avals).cost_analysis()
+        traffic = float(cost["bytes accessed"]) if cost and "bytes accessed" in cost else None
+    except Exception:  # a cost estimate is optional; without one, members are vmapped
+        traffic = None
+    return _Member(member, out_shapes, traffic)
+
+
+def _vmap_width(
+    requested: int | None, member: _Member, platform: str, n_members: int, per_device: int
+) -> int:
+    """Members vmapped together on one device; 1 means one after another.
+
+    A requested width is kept whatever the chunk size and the devices (capped only by
+    the grid size), so results do not change with them. The automatic one on CPU
+    avoids a batch of 1 unless it chose 1 for every chunk layout: XLA compiles a
+    batch of 1 to different kernels (matrix-vector), whose rounding differs most.
+    """
+    if requested is None:
+        if platform != "cpu" or member.traffic_bytes is None:
+            return per_device
+        fits = int(_CPU_BATCH_TRAFFIC_BYTES // max(member.traffic_bytes, 1.0))
+        if fits < _MIN_USEFUL_WIDTH or n_members == 1:
+            return 1
+        width = max(2, min(fits, per_device))
+        batches = -(-per_device // width)
+        return max(2, -(-per_device // batches))  # equal batches, so little padding
+    return min(requested, n_members)
+
+
+@functools.lru_cache(maxsize=32)
+def _program(member: _Member, n_fold_args: int, devices: tuple[Any, ...], width: int) -> Any:
+    """The jitted program over one chunk; cached so a second `run` reuses it."""
+
+    def local(hparams: Any, keys: Any, *fold_args: Any) -> Any:
+        def one(args: Any) -> Any:
+            return member.fn(*args, *fold_args)
+
+        if width == 1:
+            return jax.lax.map(one, (hparams, keys))
+        if width >= keys.shape[0]:
+            return jax.vmap(one)((hparams, keys))
+        return jax.lax.map(one, (hparams, keys), batch_size=width)
+
     if len(devices) <= 1:
-        return jax.jit(batched)
+        return jax.jit(local)
+    # shard_map, not sharded jit: each device runs its own members' batches one after
+    # another, which the partitioner cannot infer for a loop over the member axis.
     mesh = Mesh(np.asarray(devices), (_MEMBER_AXIS,))
-    member = NamedSharding(mesh, PartitionSpec(_MEMBER_AXIS))
-    replicated = NamedSharding(mesh, PartitionSpec())
-    in_shardings = (member, member, replicated, replicated) if folds_given else (member, member)
-    return jax.jit(batched, in_shardings=in_shardings, out_shardings=member)
+    members, replicated = PartitionSpec(_MEMBER_AXIS), PartitionSpec()
+    in_specs = (members, members, *([replicated] * n_fold_args))
+    # check_vma=False: the traced member binds its constants without varying-axis types.
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=members, check_vma=False)
+    return jax.jit(
+        sharded,
+        in_shardings=tuple(NamedSharding(mesh, spec) for spec in in_specs),
+        out_shardings=NamedSharding(mesh, members),
+    )
 
 
 def _explain_trace_error(e: Exception) -> Exception:
@@ -154,9 +239,9 @@ def _check_outputs(out_shapes: Any) -> None:
         )
 
 
-def _fingerprint(grid: Grid, key: jax.Array, chunk: int, folds: Folds | None) -> str:
+def _fingerprint(grid: Grid, key: jax.Array, chunk: int, width: int, folds: Folds | None) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([grid.names, grid.shape, chunk]).encode())
+    h.update(json.dumps([grid.names, grid.shape, chunk, width]).encode())
     for name in grid.names:
         h.update(np.ascontiguousarray(grid[name]).tobytes())
     raw = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
@@ -180,7 +265,7 @@ class _ChunkStore:
             if found != fingerprint:
                 raise ValueError(
                     f"`regjax.sweep.run(checkpoint_dir=...)`: {directory} holds the chunks of a "
-                    "different sweep (grid, key, folds or chunk_size differ). Use a new "
+                    "different sweep (grid, key, folds, chunk_size or vmap_size differ). Use a new "
                     "directory, or delete it to start over."
                 )
         else:
@@ -211,6 +296,7 @@ def run(
     devices: Sequence[Any] | None = None,
     progress: bool = True,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    vmap_size: int | None = None,
 ) -> SweepResult:
     """Trains every member of a grid in one compiled, vmapped program.
 
@@ -228,14 +314,28 @@ def run(
 
     Memory and devices: ``chunk_size`` members run at a time, chunk after
     chunk. The members of a chunk are sharded across ``devices`` (default:
-    all local devices) along one mesh axis with ``jax.sharding``. A chunk is
-    padded up to a multiple of the device count, with at least two members
-    per device (and the last chunk up to the chunk size, so every chunk has
-    one shape and one compile); padded members repeat the last member and
-    are dropped from the result. So results are bit-identical whatever the
-    chunk size and the number of devices. The same code
+    all local devices) along one mesh axis with ``jax.sharding``, and each
+    device runs its share ``vmap_size`` members at a time (vmapped), one
+    batch after another inside the same compiled program. A chunk is padded
+    up to whole batches on every device (and the last chunk up to the chunk
+    size, so every chunk has one shape and one compile); padded members
+    repeat the last member and are dropped from the result. The same code
     spans several hosts: call ``jax.distributed.initialize()`` on each host
     first and pass ``devices=jax.devices()``.
+
+    The default ``vmap_size`` is chosen for speed. On CPU it comes from XLA's
+    estimate of one member's memory traffic: light members are vmapped many
+    at a time, which amortizes per-op overhead (2x faster than a loop for a
+    small MLP), while members that each move a lot of memory run one after
+    another, as fast as a Python loop over them and with no padding, where a
+    wide vmap would thrash the caches. On GPU and TPU it is the whole chunk.
+
+    Reproducibility: XLA's kernels may round differently for different batch
+    widths, in the last bits. With ``vmap_size`` given, every member is
+    computed in a batch of exactly that width, so results are bit-identical
+    whatever the chunk size and the number of devices. With the default,
+    the width may follow the chunk size and device count, and so may the
+    last bits.
 
     Resuming: with ``checkpoint_dir``, each finished chunk is written
     atomically. Rerunning the same call after an interruption (Ctrl-C, a
@@ -258,6 +358,8 @@ def run(
       devices: devices to shard members across; default ``jax.local_devices()``.
       progress: show a progress bar (tqdm) on a terminal.
       checkpoint_dir: directory for finished chunks, to resume from.
+      vmap_size: members vmapped together on one device (>= 1; 1 runs them
+        one after another); default chosen per platform and model, as above.
 
     Returns:
       A :class:`SweepResult`.
@@ -307,25 +409,32 @@ def run(
         if chunk_size < 1:
             raise ValueError(f"`{where}(chunk_size=...)` must be >= 1; got {chunk_size}.")
         chunk = min(int(chunk_size), n)
-    # A multiple of the device count, with at least 2 members per device: XLA compiles
-    # a batch of 1 to different kernels (matrix-vector, not matrix-matrix), whose
-    # rounding differs, and results must not depend on the chunk size or devices.
-    chunk = max(-(-chunk // n_dev), 2) * n_dev
-    n_chunks = -(-n // chunk)
+    if vmap_size is not None:
+        if isinstance(vmap_size, bool) or not isinstance(vmap_size, int | np.integer):
+            raise TypeError(f"`{where}(vmap_size=...)` must be an int; got {vmap_size!r}.")
+        if vmap_size < 1:
+            raise ValueError(f"`{where}(vmap_size=...)` must be >= 1; got {vmap_size}.")
+        vmap_size = int(vmap_size)
 
-    program = _program(train_fn, folds is not None, devices)
     fold_args: tuple[Any, ...] = ()
     if folds is not None:
         fold_args = (jnp.asarray(folds.train), jnp.asarray(folds.val))
 
-    def chunk_inputs(index: int) -> tuple[Any, ...]:
-        # Padding repeats the last member (same hparams, same key); it is dropped below.
-        idx = np.minimum(np.arange(index * chunk, (index + 1) * chunk), n - 1)
+    def member_inputs(idx: np.ndarray) -> tuple[Any, ...]:
         hparams = {name: jnp.asarray(grid[name][idx]) for name in grid.names}
-        return (hparams, member_keys(key, idx), *fold_args)
+        return (hparams, _keys_of_members(key, idx))
 
+    one_member = (
+        {
+            name: jax.ShapeDtypeStruct((), dtypes.canonicalize_dtype(grid[name].dtype))
+            for name in grid.names
+        },
+        jax.ShapeDtypeStruct(key.shape, key.dtype),
+    )
+    specs, tree = jax.tree.flatten((*one_member, *fold_args))
+    signature = (tree, *((tuple(a.shape), a.dtype) for a in specs))
     try:
-        out_shapes = jax.eval_shape(program, *chunk_inputs(0))
+        member = _trace_member(train_fn, folds is not None, signature)
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError) as e:
         raise _explain_trace_error(e) from e
     except TypeError as e:
@@ -334,13 +443,28 @@ def run(
                 f"`{where}(train_fn=...)` must return a pytree of arrays (metrics); {e}"
             ) from e
         raise
-    _check_outputs(out_shapes)
-    out_leaves_shapes, out_tree = jax.tree.flatten(out_shapes)
+    # Each device gets `per_device` members per chunk, a multiple of the vmap width;
+    # the last chunk is padded to the same size, so every chunk has one compile.
+    per_device = -(-chunk // n_dev)
+    width = _vmap_width(vmap_size, member, devices[0].platform, n, per_device)
+    per_device = -(-per_device // width) * width
+    chunk = per_device * n_dev
+    n_chunks = -(-n // chunk)
+    program = _program(member, len(fold_args), devices, width)
+
+    def chunk_inputs(index: int) -> tuple[Any, ...]:
+        # Padding repeats the last member (same hparams, same key); it is dropped below.
+        idx = np.minimum(np.arange(index * chunk, (index + 1) * chunk), n - 1)
+        return (*member_inputs(idx), *fold_args)
+
+    out_leaves_shapes, out_tree = jax.tree.flatten(member.out_shapes)
 
     store = None
     if checkpoint_dir is not None:
         store = _ChunkStore(
-            os.fspath(checkpoint_dir), _fingerprint(grid, key, chunk, folds), len(out_leaves_shapes)
+            os.fspath(checkpoint_dir),
+            _fingerprint(grid, key, chunk, width, folds),
+            len(out_leaves_shapes),
         )
 
     collected: list[list[np.ndarray]] = []

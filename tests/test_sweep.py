@@ -1,6 +1,7 @@
 """regjax.sweep: grids, vmapped runs against Python loops, chunks, devices, resume."""
 
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import regjax
-from regjax import sweep
+from regjax import _sweep, sweep
 
 X = jnp.asarray(np.random.default_rng(0).normal(size=(64, 5)), jnp.float32)
 W_TRUE = jnp.asarray([1.0, -2.0, 0.0, 0.5, 0.0], jnp.float32)
@@ -89,15 +90,75 @@ def test_run_equals_python_loop_and_compiles_once():
     assert again.metrics["w"].shape == (6, 5)
 
 
-def test_chunks_give_the_same_results_with_one_compile():
+def test_chunks_give_the_same_results_with_one_compile(caplog):
+    def fresh(hp, key):  # a new function, so no earlier test's trace is reused
+        return train_ridge(hp, key)
+
     g = sweep.grid(lr=[0.05, 0.1], lam=[0.0, 0.01, 0.1, 1.0])
     key = jax.random.key(0)
-    whole = sweep.run(train_ridge, g, key, progress=False)
     TRACES.clear()
-    chunked = sweep.run(train_ridge, g, key, chunk_size=3, progress=False)  # 8 = 3+3+2(padded)
-    assert len(TRACES) == 1
+    whole = sweep.run(fresh, g, key, progress=False)
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        chunked = sweep.run(fresh, g, key, chunk_size=3, progress=False)  # 8 = 3+3+2(padded)
+    assert len(TRACES) == 1  # train_fn is traced once, whatever the chunking
+    compiled = [r for r in caplog.records if "Finished XLA compilation of jit(local)" in r.message]
+    assert len(compiled) == 1  # one program for the three chunks
     np.testing.assert_array_equal(chunked.metrics["w"], whole.metrics["w"])
     assert chunked.metrics["w"].shape == (8, 5)
+
+
+X_MLP = jnp.asarray(np.random.default_rng(0).normal(size=(96, 24)), jnp.float32)
+Y_MLP = jnp.tanh(X_MLP @ jnp.linspace(-1.0, 1.0, 24))
+
+
+def train_mlp(hp, key):
+    """A small tanh network: enough arithmetic that XLA's rounding follows the batch width."""
+    k1, k2 = jax.random.split(key)
+    p = (0.3 * jax.random.normal(k1, (24, 32)), 0.3 * jax.random.normal(k2, (32,)))
+
+    def loss(p):
+        fit = jnp.mean((jnp.tanh(X_MLP @ p[0]) @ p[1] - Y_MLP) ** 2)
+        return fit + hp["lam"] * jnp.sum(p[0] ** 2)
+
+    def step(p, _):
+        return jax.tree.map(lambda a, b: a - 0.1 * b, p, jax.grad(loss)(p)), None
+
+    p, _ = jax.lax.scan(step, p, None, length=40)
+    return {"loss": loss(p)}
+
+
+@pytest.mark.parametrize("width", [1, 3, 4])
+def test_a_fixed_vmap_width_is_bit_identical_across_chunk_sizes(width):
+    g = sweep.grid(lam=np.linspace(0.0, 0.1, 10))
+    key = jax.random.key(0)
+    whole = sweep.run(train_mlp, g, key, vmap_size=width, progress=False)
+    for chunk in (1, 2, 7):
+        chunked = sweep.run(train_mlp, g, key, vmap_size=width, chunk_size=chunk, progress=False)
+        np.testing.assert_array_equal(chunked.metrics["loss"], whole.metrics["loss"])
+    # Every width computes the same training runs (a loop of the jitted member).
+    single = jax.jit(train_mlp)
+    loop = [single(g.member(i), jax.random.fold_in(key, i))["loss"] for i in range(len(g))]
+    np.testing.assert_allclose(whole.metrics["loss"], np.stack(loop), rtol=1e-5)
+
+
+def test_vmap_size_bad_input():
+    g = sweep.grid(lam=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"run\(vmap_size=...\)` must be >= 1"):
+        sweep.run(train_ridge, g, jax.random.key(0), vmap_size=0)
+    with pytest.raises(TypeError, match=r"run\(vmap_size=...\)` must be an int"):
+        sweep.run(train_ridge, g, jax.random.key(0), vmap_size=2.0)
+
+
+def test_heavy_members_run_one_after_another_on_cpu():
+    """Members whose ops each move much memory are not vmapped: no cache thrash, no padding."""
+    heavy = _sweep._Member(fn=None, out_shapes=None, traffic_bytes=600 * 2**20)
+    light = _sweep._Member(fn=None, out_shapes=None, traffic_bytes=40 * 2**20)
+    assert _sweep._vmap_width(None, heavy, "cpu", n_members=64, per_device=64) == 1
+    assert _sweep._vmap_width(None, light, "cpu", n_members=64, per_device=64) == 32  # 2 x 32
+    assert _sweep._vmap_width(None, light, "cpu", n_members=256, per_device=256) == 43  # 6 x 43
+    assert _sweep._vmap_width(None, light, "cpu", n_members=1, per_device=1) == 1
+    assert _sweep._vmap_width(None, heavy, "gpu", n_members=64, per_device=16) == 16
+    assert _sweep._vmap_width(5, heavy, "cpu", n_members=64, per_device=2) == 5
 
 
 def test_keys_differ_per_member_and_are_reproducible():
@@ -361,6 +422,30 @@ DEVICES_SCRIPT = textwrap.dedent(
     chunked = sweep.run(train, g, jax.random.key(0), chunk_size=4, progress=False)
     np.testing.assert_array_equal(many.metrics["w"], one.metrics["w"])
     np.testing.assert_array_equal(chunked.metrics["w"], one.metrics["w"])
+
+    # A model whose last bits follow the vmap width: a fixed width is bit-identical on
+    # one device and four, and members that run one after another shard as well.
+    xs = jnp.asarray(np.random.default_rng(0).normal(size=(96, 24)), jnp.float32)
+    ys = jnp.tanh(xs @ jnp.linspace(-1.0, 1.0, 24))
+
+    def mlp(hp, key):
+        k1, k2 = jax.random.split(key)
+        p = (0.3 * jax.random.normal(k1, (24, 32)), 0.3 * jax.random.normal(k2, (32,)))
+        def loss(p):
+            fit = jnp.mean((jnp.tanh(xs @ p[0]) @ p[1] - ys) ** 2)
+            return fit + hp["lam"] * jnp.sum(p[0] ** 2)
+        def step(p, _):
+            return jax.tree.map(lambda a, b: a - 0.1 * b, p, jax.grad(loss)(p)), None
+        p, _ = jax.lax.scan(step, p, None, length=40)
+        return {"loss": loss(p)}
+
+    for width in (1, 3):
+        runs = [
+            sweep.run(mlp, g, jax.random.key(0), vmap_size=width, progress=False, **kw)
+            for kw in ({}, {"devices": jax.devices()[:1]}, {"chunk_size": 5})
+        ]
+        for r in runs[1:]:
+            np.testing.assert_array_equal(r.metrics["loss"], runs[0].metrics["loss"])
     print("ok", many.metrics["w"].shape)
     """
 )

@@ -11,7 +11,15 @@ import numpy as np
 
 from regjax import _prox
 from regjax._fista import FistaResult, fista
-from regjax._linear import center, check_alphas, check_l1_ratio, check_xy, warn_if_uncertified
+from regjax._linear import (
+    center,
+    check_alphas,
+    check_l1_ratio,
+    check_xy,
+    gram,
+    warn_if_uncertified,
+    xt_dot,
+)
 
 SOLVERS = ("auto", "fista", "path")
 
@@ -31,7 +39,7 @@ class Quad(NamedTuple):
     def grad(self, w: jax.Array) -> jax.Array:
         if self.G is not None:
             return (self.G @ w - self.q) / self.n
-        return self.X.T @ (self.X @ w - self.y) / self.n
+        return xt_dot(self.X, self.X @ w - self.y) / self.n
 
     def parts(self, w: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(‖R‖², Rᵀy, XᵀR) at w, with R = y − Xw."""
@@ -40,18 +48,18 @@ class Quad(NamedTuple):
             wq = jnp.vdot(w, self.q)
             return self.yy - 2 * wq + jnp.vdot(w, gw), self.yy - wq, self.q - gw
         r = self.y - self.X @ w
-        return jnp.vdot(r, r), jnp.vdot(r, self.y), self.X.T @ r
+        return jnp.vdot(r, r), jnp.vdot(r, self.y), xt_dot(self.X, r)
 
 
 def make_quad(X: jax.Array, y: jax.Array, use_gram: bool, n: Any = None) -> Quad:
     n = jnp.asarray(X.shape[0] if n is None else n, X.dtype)
-    G = X.T @ X if use_gram else None
-    return Quad(X, y, G, X.T @ y, jnp.vdot(y, y), n)
+    G = gram(X) if use_gram else None
+    return Quad(X, y, G, xt_dot(X, y), jnp.vdot(y, y), n)
 
 
 def lipschitz(X: jax.Array, n: Any) -> jax.Array:
     """λ_max(XᵀX)/n, from the smaller of the two Gram matrices."""
-    small = X.T @ X if X.shape[1] <= X.shape[0] else X @ X.T
+    small = gram(X) if X.shape[1] <= X.shape[0] else gram(X.T)
     return jnp.linalg.eigvalsh(small)[-1] / n
 
 
@@ -162,14 +170,14 @@ def solve_compact(
         Xs = quad.X
     else:
         Xs = quad.X[:, idx] * valid[None, :]
-        Gs = Xs.T @ Xs if size <= quad.X.shape[0] else None
+        Gs = gram(Xs) if size <= quad.X.shape[0] else None
     sub = Quad(Xs, quad.y, Gs, quad.q[idx] * valid, quad.yy, quad.n)
     # A Lipschitz constant of the restricted problem, often several times below
     # the full one, so FISTA takes longer steps: the Gershgorin bound of a small
     # sub-Gram matrix, the exact eigenvalue for large working sets (where the
     # iterations saved pay for the eigendecomposition).
     if Gs is None:
-        L = jnp.linalg.eigvalsh(Xs @ Xs.T)[-1] / quad.n
+        L = jnp.linalg.eigvalsh(gram(Xs.T))[-1] / quad.n
     elif size >= 1024:
         L = jnp.linalg.eigvalsh(Gs)[-1] / quad.n
     else:

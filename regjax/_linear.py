@@ -80,6 +80,23 @@ def check_l1_ratio(l1_ratio: Any, dtype: Any, *, where: str) -> jax.Array:
     return r.astype(dtype)
 
 
+def xt_dot(X: jax.Array, v: jax.Array) -> jax.Array:
+    """Xᵀv (or XᵀV for a matrix V), written ``v @ X``.
+
+    XLA:CPU runs ``X.T @ v`` on a row-major X 5-8x slower than the same product
+    written ``v @ X`` (measured: 10000 x 1000, float64), and the solvers form it
+    at every iteration."""
+    return v @ X if v.ndim == 1 else (v.T @ X).T
+
+
+def gram(X: jax.Array) -> jax.Array:
+    """XᵀX as a sum over row blocks, 1.5-2.5x faster on XLA:CPU than ``X.T @ X``."""
+    n, p = X.shape
+    blocks = next((k for k in (8, 4, 2) if n % k == 0 and n // k >= p // 4), 1)
+    Xb = X.reshape(blocks, n // blocks, p)
+    return jnp.einsum("kni,knj->ij", Xb, Xb)
+
+
 def center(
     X: jax.Array, y: jax.Array, fit_intercept: bool
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -251,7 +268,7 @@ def ridge_cv(
     errors = jnp.mean((resid / (1 - h)) ** 2, axis=1)
     best = jnp.argmin(errors)
     if wide:  # the dual form w = Xcᵀ (Xc Xcᵀ + αI)⁻¹ yc, alpha > 0 here
-        coef = Xc.T @ (u @ (uty / (ev + a[best])))
+        coef = xt_dot(Xc, u @ (uty / (ev + a[best])))
         intercept = y_mean - x_mean @ coef
         return RidgeCVResult(a[best], coef, intercept, errors, best)
     coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a[best][None], x_mean, y_mean)

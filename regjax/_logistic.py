@@ -13,7 +13,14 @@ from regjax import _prox
 from regjax._checks import is_traced
 from regjax._fista import fista
 from regjax._lasso import check_eps, check_static_int, check_tol, default_grid
-from regjax._linear import check_alphas, check_l1_ratio, check_xy, warn_if_uncertified
+from regjax._linear import (
+    check_alphas,
+    check_l1_ratio,
+    check_xy,
+    gram,
+    warn_if_uncertified,
+    xt_dot,
+)
 
 LOGISTIC_SOLVERS = ("path", "fista")
 
@@ -173,12 +180,12 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
     pbar = jnp.mean(y01) if fit_intercept else jnp.asarray(0.5, X.dtype)
     b0 = jnp.log(pbar) - jnp.log1p(-pbar) if fit_intercept else jnp.zeros((), X.dtype)
     if default:
-        amax = jnp.max(jnp.abs(X.T @ (y01 - pbar))) / (nf * jnp.where(r > 0, r, 1))
+        amax = jnp.max(jnp.abs(xt_dot(X, y01 - pbar))) / (nf * jnp.where(r > 0, r, 1))
         alphas = default_grid(amax, eps, alphas.shape[0])
     else:
         alphas = -jnp.sort(-alphas)
     Xa = jnp.concatenate([X, jnp.ones((n, 1), X.dtype)], axis=1) if fit_intercept else X
-    small = Xa.T @ Xa if Xa.shape[1] <= n else Xa @ Xa.T
+    small = gram(Xa) if Xa.shape[1] <= n else gram(Xa.T)
     lip = jnp.linalg.eigvalsh(small)[-1] / (4 * nf)
 
     def loss_grad(wb):
@@ -186,7 +193,7 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
         z = s * (X @ w + b)
         g = -s * _sigmoid_neg(z) / nf
         gb = jnp.sum(g) if fit_intercept else jnp.zeros((), X.dtype)
-        return X.T @ g, gb
+        return xt_dot(X, g), gb
 
     def solve_one(alpha, wb0):
         # The ridge part is smooth; it raises the Lipschitz constant by alpha(1 − r).

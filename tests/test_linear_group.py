@@ -134,7 +134,9 @@ def test_jit_equals_eager_and_traced_alphas():
     alphas = jnp.array([0.5, 0.2, 0.05], jnp.float32)
     eager = regjax.linear.group_lasso_path(X, y, IDS, alphas, tol=1e-5)[1]
     jitted = jax.jit(lambda a: regjax.linear.group_lasso_path(X, y, IDS, a, tol=1e-5)[1])(alphas)
-    np.testing.assert_allclose(jitted, eager, rtol=1e-5, atol=1e-6)
+    # Both are float32 solves certified to a 1e-5 gap, in programs XLA compiles
+    # differently (traced vs constant alphas): they agree to what that gap implies.
+    np.testing.assert_allclose(jitted, eager, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from regjax._linear import (
     check_alphas,
     check_l1_ratio,
     check_xy,
-    gram,
+    top_eigenvalue_of_gram,
     warn_if_uncertified,
     xt_dot,
 )
@@ -185,8 +185,7 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
     else:
         alphas = -jnp.sort(-alphas)
     Xa = jnp.concatenate([X, jnp.ones((n, 1), X.dtype)], axis=1) if fit_intercept else X
-    small = gram(Xa) if Xa.shape[1] <= n else gram(Xa.T)
-    lip = jnp.linalg.eigvalsh(small)[-1] / (4 * nf)
+    lip = top_eigenvalue_of_gram(Xa) / (4 * nf)
 
     def loss_grad(wb):
         w, b = wb

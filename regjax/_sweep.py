@@ -1,7 +1,9 @@
 """`run`: a whole grid of training runs as one compiled, vmapped program.
 
-Members are independent, so the member axis is vmapped, cut into equal
-chunks to bound memory, and sharded across devices. Every member's key is
+Members are independent: ``train_fn`` is traced once for one member, the
+member axis is cut into equal chunks to bound memory and sharded across
+devices, and each device runs its members in vmapped batches of a fixed
+width, one batch after another. Every member's key is
 ``fold_in(key, member_index)``, so its randomness does not depend on the
 chunk size, the number of devices or the padding.
 """
@@ -129,6 +131,18 @@ class _Member:
     traffic_bytes: float | None  # XLA's "bytes accessed" estimate, None if unknown
 
 
+def _signature(grid: Grid, key: jax.Array, fold_args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One member's input shapes and dtypes, hashable: the key of the trace cache."""
+    hparams = {
+        name: jax.ShapeDtypeStruct((), dtypes.canonicalize_dtype(grid[name].dtype))
+        for name in grid.names
+    }
+    specs, tree = jax.tree.flatten(
+        (hparams, jax.ShapeDtypeStruct(key.shape, key.dtype), *fold_args)
+    )
+    return (tree, *((tuple(a.shape), a.dtype) for a in specs))
+
+
 @functools.lru_cache(maxsize=32)
 def _trace_member(train_fn: Callable[..., Any], folds_given: bool, signature: Any) -> _Member:
     """Traces ``train_fn`` for one member; cached so a second `run` traces nothing."""
@@ -192,6 +206,10 @@ def _program(member: _Member, n_fold_args: int, devices: tuple[Any, ...], width:
         def one(args: Any) -> Any:
             return member.fn(*args, *fold_args)
 
+        if width == 1 and keys.shape[0] == 1:  # one member: exactly its own program
+            return jax.tree.map(
+                lambda a: a[None], one(jax.tree.map(lambda a: a[0], (hparams, keys)))
+            )
         if width == 1:
             return jax.lax.map(one, (hparams, keys))
         if width >= keys.shape[0]:
@@ -424,17 +442,8 @@ def run(
         hparams = {name: jnp.asarray(grid[name][idx]) for name in grid.names}
         return (hparams, _keys_of_members(key, idx))
 
-    one_member = (
-        {
-            name: jax.ShapeDtypeStruct((), dtypes.canonicalize_dtype(grid[name].dtype))
-            for name in grid.names
-        },
-        jax.ShapeDtypeStruct(key.shape, key.dtype),
-    )
-    specs, tree = jax.tree.flatten((*one_member, *fold_args))
-    signature = (tree, *((tuple(a.shape), a.dtype) for a in specs))
     try:
-        member = _trace_member(train_fn, folds is not None, signature)
+        member = _trace_member(train_fn, folds is not None, _signature(grid, key, fold_args))
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError) as e:
         raise _explain_trace_error(e) from e
     except TypeError as e:

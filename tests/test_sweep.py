@@ -159,6 +159,12 @@ def test_heavy_members_run_one_after_another_on_cpu():
     assert _sweep._vmap_width(None, light, "cpu", n_members=1, per_device=1) == 1
     assert _sweep._vmap_width(None, heavy, "gpu", n_members=64, per_device=16) == 16
     assert _sweep._vmap_width(5, heavy, "cpu", n_members=64, per_device=2) == 5
+    # XLA's estimate is there for a real member, and grows with its work.
+    g = sweep.grid(lr=[0.1], lam=[0.1, 0.2])
+    signature = _sweep._signature(g, jax.random.key(0), ())
+    small = _sweep._trace_member(train_ridge, False, signature).traffic_bytes
+    bigger = _sweep._trace_member(train_mlp, False, signature).traffic_bytes
+    assert 0 < small < bigger
 
 
 def test_keys_differ_per_member_and_are_reproducible():

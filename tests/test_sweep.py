@@ -17,6 +17,9 @@ import pytest
 import regjax
 from regjax import _sweep, sweep
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _width_sensitive import train_mlp
+
 X = jnp.asarray(np.random.default_rng(0).normal(size=(64, 5)), jnp.float32)
 W_TRUE = jnp.asarray([1.0, -2.0, 0.0, 0.5, 0.0], jnp.float32)
 Y = X @ W_TRUE + 0.1 * jnp.asarray(np.random.default_rng(1).normal(size=64), jnp.float32)
@@ -105,26 +108,6 @@ def test_chunks_give_the_same_results_with_one_compile(caplog):
     assert len(compiled) == 1  # one program for the three chunks
     np.testing.assert_array_equal(chunked.metrics["w"], whole.metrics["w"])
     assert chunked.metrics["w"].shape == (8, 5)
-
-
-X_MLP = jnp.asarray(np.random.default_rng(0).normal(size=(96, 24)), jnp.float32)
-Y_MLP = jnp.tanh(X_MLP @ jnp.linspace(-1.0, 1.0, 24))
-
-
-def train_mlp(hp, key):
-    """A small tanh network: enough arithmetic that XLA's rounding follows the batch width."""
-    k1, k2 = jax.random.split(key)
-    p = (0.3 * jax.random.normal(k1, (24, 32)), 0.3 * jax.random.normal(k2, (32,)))
-
-    def loss(p):
-        fit = jnp.mean((jnp.tanh(X_MLP @ p[0]) @ p[1] - Y_MLP) ** 2)
-        return fit + hp["lam"] * jnp.sum(p[0] ** 2)
-
-    def step(p, _):
-        return jax.tree.map(lambda a, b: a - 0.1 * b, p, jax.grad(loss)(p)), None
-
-    p, _ = jax.lax.scan(step, p, None, length=40)
-    return {"loss": loss(p)}
 
 
 @pytest.mark.parametrize("width", [1, 3, 4])
@@ -431,23 +414,12 @@ DEVICES_SCRIPT = textwrap.dedent(
 
     # A model whose last bits follow the vmap width: a fixed width is bit-identical on
     # one device and four, and members that run one after another shard as well.
-    xs = jnp.asarray(np.random.default_rng(0).normal(size=(96, 24)), jnp.float32)
-    ys = jnp.tanh(xs @ jnp.linspace(-1.0, 1.0, 24))
-
-    def mlp(hp, key):
-        k1, k2 = jax.random.split(key)
-        p = (0.3 * jax.random.normal(k1, (24, 32)), 0.3 * jax.random.normal(k2, (32,)))
-        def loss(p):
-            fit = jnp.mean((jnp.tanh(xs @ p[0]) @ p[1] - ys) ** 2)
-            return fit + hp["lam"] * jnp.sum(p[0] ** 2)
-        def step(p, _):
-            return jax.tree.map(lambda a, b: a - 0.1 * b, p, jax.grad(loss)(p)), None
-        p, _ = jax.lax.scan(step, p, None, length=40)
-        return {"loss": loss(p)}
+    sys.path.insert(0, TESTS_DIR)
+    from _width_sensitive import train_mlp
 
     for width in (1, 3):
         runs = [
-            sweep.run(mlp, g, jax.random.key(0), vmap_size=width, progress=False, **kw)
+            sweep.run(train_mlp, g, jax.random.key(0), vmap_size=width, progress=False, **kw)
             for kw in ({}, {"devices": jax.devices()[:1]}, {"chunk_size": 5})
         ]
         for r in runs[1:]:
@@ -460,8 +432,9 @@ DEVICES_SCRIPT = textwrap.dedent(
 def test_four_host_devices_give_the_same_results_as_one():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
+    script = DEVICES_SCRIPT.replace("TESTS_DIR", repr(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
-        [sys.executable, "-c", DEVICES_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ok (10, 4)" in out.stdout

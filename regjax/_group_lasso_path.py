@@ -90,14 +90,17 @@ def group_norms(spec: GroupSpec, v: jax.Array) -> tuple[jax.Array, jax.Array]:
     return safe_norm(sq), jnp.sqrt(sizes)
 
 
-def group_gap(quad: Quad, spec: GroupSpec, w: jax.Array, alpha: jax.Array) -> jax.Array:
+def group_gap(
+    quad: Quad, spec: GroupSpec, w: jax.Array, alpha: jax.Array, g: jax.Array | None = None
+) -> jax.Array:
     """Duality gap of the group lasso at w, in units of the 1/(2n) objective.
 
     The dual of ½‖y − Xw‖² + nα Σ_g √|g| ‖w_g‖ is max_θ θᵀy − ½‖θ‖² subject to
     ‖X_gᵀθ‖ <= nα√|g| for every g. The residual R = y − Xw scaled by
     s = min(1, nα / max_g(‖X_gᵀR‖/√|g|)) is feasible, and the gap is
-    (½‖R‖² + nαΩ(w) − sRᵀy + ½s²‖R‖²) / n."""
-    R2, Ry, XtR = quad.parts(w)
+    (½‖R‖² + nαΩ(w) − sRᵀy + ½s²‖R‖²) / n. With ``g = quad.grad(w)`` given,
+    the residual terms come from it, with no product with the data."""
+    R2, Ry, XtR = quad.parts(w) if g is None else quad.parts_from_grad(w, g)
     norms, sqrt_sizes = group_norms(spec, XtR)
     dn = jnp.max(norms / sqrt_sizes)
     a = alpha * quad.n
@@ -231,7 +234,7 @@ def _solve(X, y, alphas, tol, ids, eps, fit_intercept, use_gram, default, solver
         return fista(
             quad.grad,
             lambda v: _prox.group_lasso(v, step * alpha, axis=0, group_ids=ids),
-            lambda w: group_gap(quad, spec, w, alpha),
+            lambda w, g: group_gap(quad, spec, w, alpha, g),
             w0,
             step,
             tol_abs,

@@ -90,8 +90,20 @@ def xt_dot(X: jax.Array, v: jax.Array) -> jax.Array:
 
 
 def gram(X: jax.Array) -> jax.Array:
-    """XᵀX as a sum over row blocks, 1.5-2.5x faster on XLA:CPU than ``X.T @ X``."""
+    """XᵀX, arranged for XLA:CPU, which runs ``X.T @ X`` slowly on a row-major X.
+
+    Tall X (n >= p, the Gram-mode paths): the upper 3 x 3 blocks of column
+    slices of Xᵀ, mirrored, two thirds of the products (1.2-1.5x faster than
+    the next best arrangement, measured at 2000 x 500 and 10000 x 1000); XLA
+    has no symmetric rank-k product. Otherwise a sum over row blocks (1.5-2x
+    faster than ``X.T @ X`` at 500 x 5000)."""
     n, p = X.shape
+    if n >= p >= 96:
+        XT = X.T
+        b = -(-p // 3)
+        cols = [XT[i * b : (i + 1) * b] for i in range(3)]
+        up = {(i, j): cols[i] @ cols[j].T for i in range(3) for j in range(i, 3)}
+        return jnp.block([[up[i, j] if j >= i else up[j, i].T for j in range(3)] for i in range(3)])
     blocks = next((k for k in (8, 4, 2) if n % k == 0 and n // k >= p // 4), 1)
     Xb = X.reshape(blocks, n // blocks, p)
     return jnp.einsum("kni,knj->ij", Xb, Xb)

@@ -205,8 +205,10 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
         def prox(wb):
             return _prox.l1(wb[0], alpha * r * step), wb[1]
 
-        def cert(wb):
-            return kkt_residual(loss_grad(wb), wb[0], alpha, r)
+        def cert(wb, g):
+            # g is grad(wb): the loss gradient plus the ridge part, which is removed here.
+            loss_g = (g[0] - alpha * (1 - r) * wb[0], g[1])
+            return kkt_residual(loss_g, wb[0], alpha, r)
 
         return fista(grad, prox, cert, wb0, step, tol, max_iter).x
 

@@ -34,7 +34,7 @@ def fista(
     step: jax.Array,
     tol: jax.Array,
     max_iter: int,
-    check_every: int = 10,
+    check_every: int = 5,
 ) -> FistaResult:
     """Minimizes f + g from ``x0``; ``prox(v)`` is prox of ``step * g``.
 

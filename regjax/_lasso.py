@@ -228,8 +228,8 @@ def solve_path(
     tiers = compact_tiers(p) if compact else ()
 
     def at_alpha(carry, alpha):
-        w_prev, a_prev, w_prev2, a_prev2 = carry
-        _, _, xtr = quad.parts(w_prev)
+        # xtr: Xᵀ(y − X w_prev), left by the previous alpha's last KKT check.
+        w_prev, a_prev, w_prev2, a_prev2, xtr = carry
         c = jnp.abs(xtr - alpha * (1 - r) * quad.n * w_prev) / quad.n
         strong = (c >= r * (2 * alpha - a_prev)) | (w_prev != 0)
 
@@ -255,11 +255,11 @@ def solve_path(
         ] + [masked]
 
         def ocond(s):
-            _, _, gap, rounds, _ = s
+            _, _, gap, rounds, _, _ = s
             return (gap > tol_abs) & (rounds < max_rounds)
 
         def obody(s):
-            mask, w, _, rounds, iters = s
+            mask, w, _, rounds, iters, _ = s
             count = jnp.sum(mask)
             which = sum((count > k).astype(jnp.int32) for k in tiers) if tiers else 0
             res = jax.lax.switch(which, branches, mask, w) if tiers else masked(mask, w)
@@ -268,7 +268,7 @@ def solve_path(
             gap = enet_gap(parts, w, alpha, r, quad.n)
             viol = ~mask & (jnp.abs(parts[2]) / quad.n > alpha * r)
             mask = jnp.where(jnp.any(viol), mask | viol, jnp.ones_like(mask))
-            return mask, w, gap, rounds + 1, iters + res.n_iter
+            return mask, w, gap, rounds + 1, iters + res.n_iter, parts[2]
 
         inf = jnp.asarray(jnp.inf, quad.q.dtype)
         # Between knots the lasso path is linear in alpha (and the elastic net's
@@ -277,13 +277,14 @@ def solve_path(
         span = a_prev2 - a_prev
         slope = jnp.where(span > 0, (a_prev - alpha) / jnp.where(span > 0, span, 1), 0)
         start = jnp.where(strong, w_prev + slope * (w_prev - w_prev2), 0)
-        init = (strong, start, inf, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
-        _, w, _, _, iters = jax.lax.while_loop(ocond, obody, init)
-        return (w, alpha, w_prev, a_prev), (w, iters)
+        zero = jnp.zeros((), jnp.int32)
+        init = (strong, start, inf, zero, zero, xtr)
+        _, w, _, _, iters, xtr = jax.lax.while_loop(ocond, obody, init)
+        return (w, alpha, w_prev, a_prev, xtr), (w, iters)
 
     w0 = jnp.zeros((p,), quad.q.dtype)
     a0 = jnp.maximum(amax, alphas[0])
-    _, (W, iters) = jax.lax.scan(at_alpha, (w0, a0, w0, a0), alphas)
+    _, (W, iters) = jax.lax.scan(at_alpha, (w0, a0, w0, a0, quad.q), alphas)
     return W, iters
 
 

@@ -283,7 +283,7 @@ def test_lasso_cv_matches_sklearn_lassocv():
     X, y = correlated(83, 12, seed=6)
     y = y + 2.0
     with jax.enable_x64(True):
-        res = regjax.linear.lasso_cv(X, y, n_alphas=10, folds=4, tol=1e-10)
+        res = regjax.linear.lasso_cv(X, y, n_alphas=10, folds=4, tol=1e-12)
     m = LassoCV(alphas=10, cv=4, tol=1e-12, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(res.alphas, m.alphas_, rtol=1e-10)
     np.testing.assert_allclose(res.mse_path, m.mse_path_, rtol=1e-5)

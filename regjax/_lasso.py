@@ -176,10 +176,10 @@ def solve_compact(
     idx = jnp.nonzero(mask, size=size, fill_value=0)[0]
     valid = (jnp.arange(size) < jnp.sum(mask)).astype(quad.q.dtype)
     if quad.G is not None:
-        Gs = quad.G[idx][:, idx] * valid[:, None] * valid[None, :]
+        Gs = jnp.take(jnp.take(quad.G, idx, axis=0), idx, axis=1) * valid[:, None] * valid
         Xs = quad.X
     else:
-        Xs = quad.X[:, idx] * valid[None, :]
+        Xs = jnp.take(quad.X, idx, axis=1) * valid[None, :]
         Gs = gram(Xs) if size <= quad.X.shape[0] else None
     sub = Quad(Xs, quad.y, Gs, quad.q[idx] * valid, quad.yy, quad.n)
     # A Lipschitz constant of the restricted problem, often several times below

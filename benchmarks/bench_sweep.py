@@ -71,32 +71,20 @@ def memory_bytes(fn, *args) -> int:
     return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
-def as_run_does(train_fn, width: int, k: int):
-    """The members' program with `run`'s layout: vmapped `width` at a time, batches in turn."""
-    one = lambda args: train_fn(*args)
-    if width == 1:
-        return lambda hp, keys: jax.lax.map(one, (hp, keys))
-    if width >= k:
-        return jax.vmap(train_fn)
-    return lambda hp, keys: jax.lax.map(one, (hp, keys), batch_size=width)
-
-
 def grid_of(k: int):
     wd = np.logspace(-5, -2, k) if k > 1 else np.array([1e-4])
     return sweep.grid(weight_decay=wd, rate=[0.2])
 
 
-def default_width(train_fn, k: int) -> int:
-    """The vmap width `sweep.run` picks by default for this model and grid size."""
+def run_layout(train_fn, g, key, vmap_size):
+    """The vmap width and the compiled-program factory `sweep.run` uses for this grid
+    on one device, so memory is measured on the very program that runs."""
     from regjax import _sweep
 
-    spec = jax.ShapeDtypeStruct((), jnp.float32)
-    key = jax.random.key(0)
-    signature = jax.tree.flatten(({"weight_decay": spec, "rate": spec}, key))
-    member = _sweep._trace_member(
-        train_fn, False, (signature[1], *((a.shape, a.dtype) for a in signature[0]))
-    )
-    return _sweep._vmap_width(None, member, jax.devices()[0].platform, k, k)
+    member = _sweep._trace_member(train_fn, False, _sweep._signature(g, key, ()))
+    width = _sweep._vmap_width(vmap_size, member, jax.devices()[0].platform, len(g), len(g))
+    chunk = -(-len(g) // width) * width  # padded to whole batches, as `run` does
+    return width, chunk, _sweep._program(member, 0, (jax.devices()[0],), width)
 
 
 def measure(
@@ -114,7 +102,7 @@ def measure(
     for k in ks:
         g = grid_of(k)
         key = jax.random.key(0)
-        width = vmap_size or default_width(train_fn, k)
+        width, chunk, program = run_layout(train_fn, g, key, vmap_size)
 
         def vmapped(g=g, key=key):
             return sweep.run(train_fn, g, key, progress=False, vmap_size=vmap_size).metrics["loss"]
@@ -136,7 +124,8 @@ def measure(
         t_l = time_call(loop, repeats=repeats, warmup=1)
         keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(k))
         hp = {n: jnp.asarray(g[n]) for n in g.names}
-        mem_v = memory_bytes(as_run_does(train_fn, width, k), hp, keys)
+        padded = np.minimum(np.arange(chunk), k - 1)
+        mem_v = memory_bytes(program, {n: v[padded] for n, v in hp.items()}, keys[padded])
         mem_1 = memory_bytes(train_fn, {n: v[0] for n, v in hp.items()}, keys[0])
         target, met = "", None
         if label.startswith("small") and k == 64:

@@ -414,8 +414,7 @@ DEVICES_SCRIPT = textwrap.dedent(
 
     # A model whose last bits follow the vmap width: a fixed width is bit-identical on
     # one device and four, and members that run one after another shard as well.
-    sys.path.insert(0, TESTS_DIR)
-    from _width_sensitive import train_mlp
+    from _width_sensitive import train_mlp  # tests/ is on PYTHONPATH
 
     for width in (1, 3):
         runs = [
@@ -432,9 +431,14 @@ DEVICES_SCRIPT = textwrap.dedent(
 def test_four_host_devices_give_the_same_results_as_one():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
-    script = DEVICES_SCRIPT.replace("TESTS_DIR", repr(os.path.dirname(os.path.abspath(__file__))))
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
     out = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", DEVICES_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ok (10, 4)" in out.stdout

@@ -66,11 +66,6 @@ def make_quad(X: jax.Array, y: jax.Array, use_gram: bool, n: Any = None) -> Quad
     return Quad(X, y, G, xt_dot(X, y), jnp.vdot(y, y), n)
 
 
-def lipschitz(X: jax.Array, n: Any) -> jax.Array:
-    """λ_max(XᵀX)/n (a Lanczos upper bound when both sides are large)."""
-    return top_eigenvalue_of_gram(X) / n
-
-
 def enet_gap(
     parts: tuple[jax.Array, jax.Array, jax.Array],
     w: jax.Array,
@@ -142,9 +137,10 @@ def solve_grid(
 
 
 def lipschitz_from_quad(quad: Quad) -> jax.Array:
+    """λ_max(XᵀX)/n, the Lipschitz constant of the gradient (a Lanczos bound when large)."""
     if quad.G is not None:
         return top_eigenvalue(quad.G) / quad.n
-    return lipschitz(quad.X, quad.n)
+    return top_eigenvalue_of_gram(quad.X) / quad.n
 
 
 def compact_tiers(p: int) -> tuple[int, ...]:

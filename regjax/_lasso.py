@@ -237,14 +237,16 @@ def solve_path(
     max_iter: int,
     max_rounds: int = 6,
     compact: bool = True,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Warm-started along the path (``lax.scan``), with strong-rule screening.
 
     At each alpha the features kept by the sequential strong rule (and those
     already active) are solved first, compacted into the smallest static
     buffer that holds them (``compact_tiers``; the masked full problem when
     none does); the KKT conditions of the full problem are then checked and
-    violators added, until the full gap is <= tol."""
+    violators added, until the full gap is <= tol. An alpha whose starting
+    point (see below) is already certified skips all of that. Returns W (A, p)
+    and, per alpha, the FISTA iterations and screening rounds run."""
     L_full = lipschitz_from_quad(quad)
     step = 1 / L_full
     p = quad.q.shape[0]
@@ -252,8 +254,8 @@ def solve_path(
     tiers = compact_tiers(p) if compact else ()
 
     def at_alpha(carry, alpha):
-        # xtr: Xᵀ(y − X w_prev), left by the previous alpha's last KKT check.
-        w_prev, a_prev, w_prev2, a_prev2, xtr = carry
+        # xtr, xtr2: Xᵀ(y − Xw) at w_prev and w_prev2, left by their KKT checks.
+        w_prev, a_prev, w_prev2, a_prev2, xtr, xtr2 = carry
         c = jnp.abs(xtr - alpha * (1 - r) * quad.n * w_prev) / quad.n
         strong = (c >= r * (2 * alpha - a_prev)) | (w_prev != 0)
 
@@ -285,6 +287,7 @@ def solve_path(
 
         def obody(s):
             mask, w, _, rounds, iters, _ = s
+            w = jnp.where(mask, w, 0)
             count = jnp.sum(mask)
             which = sum((count > k).astype(jnp.int32) for k in tiers) if tiers else 0
             res = jax.lax.switch(which, branches, mask, w) if tiers else masked(mask, w)
@@ -295,22 +298,28 @@ def solve_path(
             mask = jnp.where(jnp.any(viol), mask | viol, jnp.ones_like(mask))
             return mask, w, gap, rounds + 1, iters + res.n_iter, parts[2]
 
-        inf = jnp.asarray(jnp.inf, quad.q.dtype)
         # Between knots the lasso path is linear in alpha (and the elastic net's
         # nearly so): extrapolating the last two solutions starts FISTA at the
         # solution itself while the active set holds, and near it when it grows.
         span = a_prev2 - a_prev
         slope = jnp.where(span > 0, (a_prev - alpha) / jnp.where(span > 0, span, 1), 0)
-        start = jnp.where(strong, w_prev + slope * (w_prev - w_prev2), 0)
+        start = w_prev + slope * (w_prev - w_prev2)
+        # The gradient is affine in w, so the start's residual correlations are
+        # the same extrapolation of the last two: its full gap costs no product
+        # with the data, and a certified start needs no solve at all.
+        xtr_start = xtr + slope * (xtr - xtr2)
+        grad_start = -xtr_start / quad.n
+        gap_start = enet_gap(quad.parts_from_grad(start, grad_start), start, alpha, r, quad.n)
         zero = jnp.zeros((), jnp.int32)
-        init = (strong, start, inf, zero, zero, xtr)
-        _, w, _, _, iters, xtr = jax.lax.while_loop(ocond, obody, init)
-        return (w, alpha, w_prev, a_prev, xtr), (w, iters)
+        init = (strong, start, gap_start, zero, zero, xtr_start)
+        _, w, _, rounds, iters, xtr_new = jax.lax.while_loop(ocond, obody, init)
+        return (w, alpha, w_prev, a_prev, xtr_new, xtr), (w, iters, rounds)
 
     w0 = jnp.zeros((p,), quad.q.dtype)
     a0 = jnp.maximum(amax, alphas[0])
-    _, (W, iters) = jax.lax.scan(at_alpha, (w0, a0, w0, a0, quad.q), alphas)
-    return W, iters
+    init = (w0, a0, w0, a0, quad.q, quad.q)
+    _, (W, iters, rounds) = jax.lax.scan(at_alpha, init, alphas)
+    return W, iters, rounds
 
 
 def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> jax.Array:
@@ -565,7 +574,7 @@ def _solve(X, y, alphas, r, tol, eps, fit_intercept, use_gram, default, solver, 
     if solver == "fista":
         W, _ = solve_grid(quad, alphas, r, tol_abs, max_iter)
     else:
-        W, _ = solve_path(quad, alphas, r, tol_abs, max_iter)
+        W, _, _ = solve_path(quad, alphas, r, tol_abs, max_iter)
     gaps = honest_gaps(quad, W, alphas, r)
     return alphas, W.T, gaps, tol_abs
 
@@ -709,7 +718,7 @@ def _cv(X, y, masks, alphas, r, tol, fit_intercept, use_gram, solver, max_iter):
         else:
             # vmapped over folds, a switch between buffer sizes would run every
             # branch: the folds use the masked working sets instead.
-            W, _ = solve_path(quad, alphas, r, tol_abs, max_iter, compact=False)
+            W, _, _ = solve_path(quad, alphas, r, tol_abs, max_iter, compact=False)
         pred = (X - xm[None, :]) @ W.T + ym  # (n, A)
         err = (y[:, None] - pred) ** 2
         test = 1 - m

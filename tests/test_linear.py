@@ -187,7 +187,7 @@ def test_compacted_working_sets_match_sklearn(shape, tiers, compare_masked):
         if compare_masked:
             quad = _lasso.make_quad(jnp.asarray(X), jnp.asarray(y), use_gram=False)
             tol_abs = 1e-10 * quad.yy / quad.n
-            W_masked, _ = jax.jit(
+            W_masked, _, _ = jax.jit(
                 lambda a: _lasso.solve_path(
                     quad, a, jnp.asarray(1.0), tol_abs, 20_000, compact=False
                 )
@@ -218,6 +218,30 @@ def test_gaps_are_honest_and_certify_default_tol():
         dual = (0.5 * y @ y - 0.5 * (y - theta) @ (y - theta)) / n
         np.testing.assert_allclose(gaps[i], primal - dual, rtol=1e-6, atol=1e-12)
         assert gaps[i] <= 1e-6 * (y @ y) / n
+
+
+@pytest.mark.parametrize("use_gram", [True, False])
+def test_certified_extrapolated_starts_skip_the_solve_and_stay_honest(use_gram):
+    """Between knots the lasso path is linear in alpha, so on a fine grid most
+    alphas start at their solution: those are certified from the extrapolated
+    gradient without a solve (zero screening rounds), and every returned gap,
+    recomputed from X in NumPy, still meets the tolerance."""
+    from regjax import _lasso
+
+    X, y = diabetes()
+    n, tol = len(y), 1e-9
+    with jax.enable_x64(True):
+        quad = _lasso.make_quad(jnp.asarray(X), jnp.asarray(y), use_gram)
+        alphas = _lasso.default_grid(_lasso.alpha_max(quad, 1.0), 1e-3, 200)
+        target = tol * float(quad.yy) / n
+        W, _, rounds = _lasso.solve_path(quad, alphas, jnp.asarray(1.0), target, 20_000)
+    W, rounds, alphas = np.asarray(W), np.asarray(rounds), np.asarray(alphas)
+    assert (rounds == 0).sum() >= 100
+    for w, a in zip(W, alphas, strict=True):
+        r = y - X @ w
+        s = min(1.0, n * a / np.max(np.abs(X.T @ r)))
+        gap = (0.5 * (1 + s * s) * (r @ r) + n * a * np.abs(w).sum() - s * (r @ y)) / n
+        assert gap <= target * (1 + 1e-6)
 
 
 def test_lasso_path_jit_vmap_over_l1_ratio_compiles_once():

@@ -306,10 +306,14 @@ def solve_path(
         start = w_prev + slope * (w_prev - w_prev2)
         # The gradient is affine in w, so the start's residual correlations are
         # the same extrapolation of the last two: its full gap costs no product
-        # with the data, and a certified start needs no solve at all.
+        # with the data, and a certified start needs no solve at all. Only a
+        # start with w_prev's signs (and zeros) may skip it, so that a feature
+        # leaving the path is set to an exact zero by the solver.
         xtr_start = xtr + slope * (xtr - xtr2)
         grad_start = -xtr_start / quad.n
         gap_start = enet_gap(quad.parts_from_grad(start, grad_start), start, alpha, r, quad.n)
+        same_signs = jnp.all(jnp.sign(start) == jnp.sign(w_prev))
+        gap_start = jnp.where(same_signs, gap_start, jnp.inf)
         zero = jnp.zeros((), jnp.int32)
         init = (strong, start, gap_start, zero, zero, xtr_start)
         _, w, _, rounds, iters, xtr_new = jax.lax.while_loop(ocond, obody, init)

@@ -86,7 +86,7 @@ def fista(
                 x, z, t = momentum_step(*c)
                 return x, z, grad_near(z, anchor, g_anchor), t
 
-            x, z, gz, t = jax.lax.fori_loop(0, check_every - 1, inner, (x, z, gz, t), unroll=True)
+            x, z, gz, t = jax.lax.fori_loop(0, check_every - 1, inner, (x, z, gz, t))
             x, z, t = momentum_step(x, z, gz, t)
             gz = grad(z)
         return k + check_every, x, z, gz, t, certificate(z, gz)

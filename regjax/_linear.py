@@ -49,8 +49,49 @@ def check_xy(X: Any, y: Any, *, where: str) -> tuple[jax.Array, jax.Array]:
     return X, y
 
 
-def check_alphas(alphas: Any, dtype: Any, *, where: str, allow_zero: bool = False) -> jax.Array:
-    """Validates a grid of strengths; returns it as a 1-D array of ``dtype``."""
+def check_alphas(
+    alphas: Any, dtype: Any, *, where: str, allow_zero: bool = False, n_alphas_hint: bool = True
+) -> jax.Array:
+    """Validates a grid of strengths; returns it as a 1-D array of ``dtype``.
+
+    Accepts a 1-D list, tuple or array of real numbers, or one float (a grid of
+    one alpha). Refuses a bare int (scikit-learn reads ``alphas=3`` as "a grid
+    of 3"), bools, strings, complex and object values, 2-D and empty grids.
+    """
+    fix = (
+        "pass `n_alphas=` for a default grid of that size, or a list/array of alphas"
+        if n_alphas_hint
+        else "pass a list or 1-D array of alphas, e.g. `alphas=[1.0]`"
+    )
+    if is_traced(alphas):
+        kind, ndim = np.dtype(alphas.dtype).kind, alphas.ndim
+    else:
+        if isinstance(alphas, bool | np.bool_ | str | bytes):
+            raise TypeError(f"`{where}(alphas=...)` must be real numbers; got {alphas!r}; {fix}.")
+        if isinstance(alphas, list | tuple) and any(
+            isinstance(e, bool | np.bool_ | str | bytes) for e in alphas
+        ):
+            raise TypeError(
+                f"`{where}(alphas=...)` must be real numbers (no bools or strings); "
+                f"got {alphas!r}; {fix}."
+            )
+        arr = np.asarray(alphas)
+        kind, ndim = arr.dtype.kind, arr.ndim
+    if kind not in "iuf":
+        raise TypeError(
+            f"`{where}(alphas=...)` must be real numbers; got "
+            f"{type(alphas).__name__} of dtype kind {kind!r}; {fix}."
+        )
+    if ndim == 0 and kind in "iu":
+        raise TypeError(
+            f"`{where}(alphas=...)` got the int {alphas!r}: scikit-learn reads an int as "
+            f"a grid size, regjax refuses it as ambiguous; {fix}."
+        )
+    if ndim > 1 or (ndim == 1 and np.shape(alphas)[0] < 1):
+        raise ValueError(
+            f"`{where}(alphas=...)` must be a float or a non-empty 1-D array; "
+            f"got shape {np.shape(alphas)}; {fix}."
+        )
     if isinstance(alphas, list | tuple):
         alphas = np.asarray(alphas, dtype=np.dtype(dtype))
     if allow_zero:
@@ -62,12 +103,9 @@ def check_alphas(alphas: Any, dtype: Any, *, where: str, allow_zero: bool = Fals
             "must be positive and finite (scikit-learn's alpha > 0)",
             where=where,
             name="alphas",
-            report=lambda v: jnp.min(v),
+            report=lambda v: jnp.min(jnp.where(jnp.isnan(v), jnp.nan, v)),
         )
-    a = jnp.atleast_1d(jnp.asarray(alphas).astype(dtype))
-    if a.ndim != 1 or a.shape[0] < 1:
-        raise ValueError(f"`{where}(alphas=...)` must be a scalar or a non-empty 1-D array.")
-    return a
+    return jnp.atleast_1d(jnp.asarray(alphas).astype(dtype))
 
 
 def check_l1_ratio(l1_ratio: Any, dtype: Any, *, where: str) -> jax.Array:
@@ -222,12 +260,19 @@ def ridge_path(X: Any, y: Any, alphas: Any, *, fit_intercept: bool = True) -> tu
     """
     where = "regjax.linear.ridge_path"
     X, y = check_xy(X, y, where=where)
-    a = check_alphas(alphas, X.dtype, where=where, allow_zero=True)
+    a = check_alphas(alphas, X.dtype, where=where, allow_zero=True, n_alphas_hint=False)
     Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
     u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
+    s = jnp.where(s > _cutoff(s, Xc.shape), s, 0)  # pinv/lstsq rank cutoff
     uty = u.T @ yc
     coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a, x_mean, y_mean)
     return coefs, intercepts
+
+
+def _cutoff(s: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """Singular values at or below this are treated as 0: ``max(n, p) * eps * s_max``,
+    the default of ``np.linalg.lstsq`` and ``np.linalg.matrix_rank``."""
+    return max(shape) * jnp.finfo(s.dtype).eps * jnp.max(s)
 
 
 def _shrink(s: jax.Array, a: jax.Array) -> jax.Array:
@@ -317,34 +362,44 @@ def ridge_cv(
     if mode not in ("loo", "gcv"):
         raise ValueError(f'`{where}(mode=...)` must be "loo" or "gcv"; got {mode!r}.')
     X, y = check_xy(X, y, where=where)
-    a = check_alphas(alphas, X.dtype, where=where)
+    a = check_alphas(alphas, X.dtype, where=where, n_alphas_hint=False)
     n = X.shape[0]
     Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
     wide = X.shape[1] > X.shape[0]
+    # A full n x n orthonormal basis U: the kept columns (sigma above the rank
+    # cutoff) and their complement Q, so that 1 - h_ii and the residuals are
+    # sums of nonnegative terms, without the cancellation of 1 - sum(filt u^2).
     if wide:
         # n < p: the eigendecomposition of the n x n kernel Xc Xcᵀ = U diag(σ²) Uᵀ
         # is cheaper than the SVD of Xc (scikit-learn's RidgeCV does the same).
         ev, u = jnp.linalg.eigh(Xc @ Xc.T)
         ev = jnp.maximum(ev, 0)
-        den = ev[None, :] + a[:, None]
-        filt = jnp.where(den > 0, ev[None, :] / jnp.where(den > 0, den, 1), 0)
+        kept = jnp.sqrt(ev) > _cutoff(jnp.sqrt(ev), X.shape)
     else:
-        u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
-        filt = s[None, :] * _shrink(s, a)  # sigma²/(sigma²+alpha), (A, k)
+        u, s, vt = jnp.linalg.svd(Xc, full_matrices=True)
+        s = jnp.where(s > _cutoff(s, X.shape), s, 0)
+        ev = jnp.concatenate([s**2, jnp.zeros(n - s.shape[0], s.dtype)])
+        kept = ev > 0
+    den = jnp.where(kept[None, :], ev[None, :] + a[:, None], 1)
+    g = jnp.where(kept[None, :], a[:, None] / den, 0)  # 1 - filt on kept columns
+    q = jnp.where(kept[None, :], 0, u)  # complement of the kept columns
+    if fit_intercept:  # remove the constant direction, which the intercept fits
+        q = q - jnp.mean(q, axis=0, keepdims=True)
     uty = u.T @ yc
-    resid = yc[None, :] - (filt * uty[None, :]) @ u.T  # (A, n)
-    base = jnp.asarray(1.0 / n if fit_intercept else 0.0, X.dtype)
+    resid = (g * uty[None, :]) @ u.T + (q @ (q.T @ yc))[None, :]  # (A, n)
     if mode == "loo":
-        h = base + filt @ (u * u).T  # (A, n)
+        one_minus_h = g @ (u * u).T + jnp.sum(q * q, axis=1)[None, :]  # (A, n)
     else:
-        h = jnp.broadcast_to((base * n + jnp.sum(filt, axis=1))[:, None] / n, resid.shape)
-    errors = jnp.mean((resid / (1 - h)) ** 2, axis=1)
+        rest = jnp.asarray(n - int(fit_intercept), X.dtype) - jnp.sum(kept).astype(X.dtype)
+        one_minus_h = jnp.broadcast_to(((jnp.sum(g, axis=1) + rest) / n)[:, None], resid.shape)
+    errors = jnp.mean((resid / one_minus_h) ** 2, axis=1)
     best = jnp.argmin(errors)
     if wide:  # the dual form w = Xcᵀ (Xc Xcᵀ + αI)⁻¹ yc, alpha > 0 here
-        coef = xt_dot(Xc, u @ (uty / (ev + a[best])))
+        coef = xt_dot(Xc, u @ jnp.where(kept, uty / (ev + a[best]), 0))
         intercept = y_mean - x_mean @ coef
         return RidgeCVResult(a[best], coef, intercept, errors, best)
-    coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a[best][None], x_mean, y_mean)
+    p = s.shape[0]
+    coefs, intercepts = _ridge_from_svd(u[:, :p], s, vt, uty[:p], a[best][None], x_mean, y_mean)
     return RidgeCVResult(a[best], coefs[:, 0], intercepts[0], errors, best)
 
 

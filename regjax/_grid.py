@@ -88,6 +88,11 @@ class Grid(Mapping):
         """The hyperparameters of one member, as Python scalars."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"member {index} out of range for {len(self)} members")
+        exact = getattr(self, "_exact_axes", None)
+        if exact is not None:
+            # the values the grid was built from, not their float32 images
+            at = np.unravel_index(index % len(self), self.shape)
+            return {k: exact[k][i].item() for k, i in zip(self.names, at, strict=True)}
         return {k: np.asarray(self._values[k])[index].item() for k in self.names}
 
     def reshape(self, x: Any) -> Any:
@@ -104,9 +109,10 @@ def grid(**axes: Any) -> Grid:
 
     Each keyword is one axis: a 1-D sequence of values. The grid is their
     Cartesian product, flattened into one member axis (the last axis varies
-    fastest), and remembers its shape. Floating values are stored as
-    float32 and integer values as int32, so they can be fed to a jitted,
-    vmapped ``train_fn`` as arrays.
+    fastest), and remembers its shape. Floating values are fed to the jitted,
+    vmapped ``train_fn`` as float32 and integers as int32 (float64 and int64
+    with ``jax_enable_x64``); a value that does not fit raises rather than
+    wrapping. :meth:`Grid.member` returns the values the grid was built from.
 
     Args:
       **axes: ``name=values``, each a non-empty 1-D sequence of numbers.
@@ -133,6 +139,7 @@ def grid(**axes: Any) -> Grid:
             f"`{where}()` needs at least one axis, e.g. `grid(weight_decay=[1e-4, 1e-3])`."
         )
     clean = {}
+    exact_axes = {}
     for name, values in axes.items():
         if isinstance(values, jax.core.Tracer):
             raise TypeError(f"`{where}({name}=...)` must be concrete values, not traced.")
@@ -144,14 +151,37 @@ def grid(**axes: Any) -> Grid:
         if arr.size == 0:
             raise ValueError(f"`{where}({name}=...)` is empty; give at least one value.")
         if arr.dtype == np.bool_:
-            arr = arr.astype(np.int32)
+            arr = arr.astype(np.int64)
+        x64 = bool(jax.config.jax_enable_x64)
         if np.issubdtype(arr.dtype, np.floating):
-            arr = arr.astype(np.float32)
+            exact = arr.astype(np.float64)
+            if not np.all(np.isfinite(exact)):
+                raise ValueError(f"`{where}({name}=...)` holds NaN or inf.")
+            if not x64 and np.any(np.abs(exact) > np.finfo(np.float32).max):
+                raise ValueError(
+                    f"`{where}({name}=...)` holds values beyond float32's range; "
+                    "enable float64 with `jax.config.update('jax_enable_x64', True)`."
+                )
+            arr = exact if x64 else exact.astype(np.float32)
         elif np.issubdtype(arr.dtype, np.integer):
-            arr = arr.astype(np.int32)
+            exact = arr
+            info = np.iinfo(np.int64 if x64 else np.int32)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise ValueError(
+                    f"`{where}({name}=...)` holds integers beyond {info.dtype}'s range "
+                    f"[{info.min}, {info.max}]; "
+                    + (
+                        "pass smaller values."
+                        if x64
+                        else "enable 64-bit integers with "
+                        "`jax.config.update('jax_enable_x64', True)`."
+                    )
+                )
+            arr = arr.astype(info.dtype)
         else:
             raise TypeError(f"`{where}({name}=...)` must hold numbers; got dtype {arr.dtype}.")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            raise ValueError(f"`{where}({name}=...)` holds NaN or inf.")
+        exact_axes[name] = exact
         clean[name] = arr
-    return Grid(clean)
+    g = Grid(clean)
+    g._exact_axes = exact_axes
+    return g

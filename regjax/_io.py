@@ -17,6 +17,11 @@ def atomic_write(
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
+        # mkstemp creates the file 0600; a result file gets the permissions any
+        # other new file would get under the process's umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w" if text else "wb") as f:
             write(f)
             f.flush()

@@ -226,11 +226,18 @@ class SweepResult:
         Args:
           sort_by: a metric to sort by (best first); default grid order.
           mode: ``"min"`` or ``"max"`` for ``sort_by``.
-          max_rows: show at most this many rows.
+          max_rows: show at most this many rows (a non-negative int).
 
         Returns:
           The table as a string.
         """
+        if max_rows is not None and (
+            isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
+        ):
+            raise ValueError(
+                "`SweepResult.table(max_rows=...)` must be None or a non-negative int; "
+                f"got {max_rows!r}. Pass None to show every row."
+            )
         columns = {**self.hparams(), **self._scalar_columns()}
         order = np.arange(len(self.grid))
         if sort_by is not None:
@@ -333,6 +340,11 @@ class SweepResult:
             "format": _FORMAT,
             "axes": {k: v.tolist() for k, v in self.grid.axes.items()},
             "axis_dtypes": {k: str(v.dtype) for k, v in self.grid.axes.items()},
+            # the values the grid was built from (float64/int64), for `best()` after `load`
+            "exact_axes": {
+                k: np.asarray(v).tolist()
+                for k, v in (getattr(self.grid, "_exact_axes", None) or {}).items()
+            },
             "metrics": names,
             "bare_metric": jax.tree_util.treedef_is_leaf(jax.tree.structure(self.metrics)),
         }
@@ -350,6 +362,9 @@ class SweepResult:
         axes = {k: np.asarray(v, meta["axis_dtypes"][k]) for k, v in meta["axes"].items()}
         with np.load(path) as data:
             grid = Grid(axes, {k: data[f"hp/{k}"] for k in axes})
+            exact = meta.get("exact_axes") or {}
+            if set(exact) == set(axes):
+                grid._exact_axes = {k: np.asarray(exact[k]) for k in axes}
             if meta["bare_metric"]:
                 metrics: Any = data["metric/metric"]
             else:

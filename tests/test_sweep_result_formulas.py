@@ -1,0 +1,126 @@
+"""SweepResult's choices and views against NumPy computed from the raw metric arrays."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from regjax import sweep
+from regjax._io import atomic_write
+
+
+def _result(seed=0, n_folds=5):
+    g = sweep.grid(lam=[0.001, 0.01, 0.1, 1.0, 10.0], p=[0.0, 0.5])
+    rng = np.random.default_rng(seed)
+    acc = rng.uniform(0.5, 0.9, size=(len(g), n_folds))
+    return g, acc, sweep.SweepResult(g, {"acc": acc})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_best_max_is_the_largest_fold_mean(seed):
+    g, acc, r = _result(seed)
+    mean = acc.mean(axis=1)
+    assert r.best_index("acc", mode="max") == int(np.argmax(mean))
+    assert r.best_index("acc", mode="min") == int(np.argmin(mean))
+    assert r.best("acc", mode="max") == g.member(int(np.argmax(mean)))
+
+
+@pytest.mark.parametrize("simpler", ["larger", "smaller"])
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("seed", range(3))
+def test_one_standard_error_against_a_numpy_loop(seed, mode, simpler):
+    g, acc, r = _result(seed)
+    mean = acc.mean(axis=1)
+    se = acc.std(axis=1, ddof=1) / np.sqrt(acc.shape[1])
+    b = int(np.argmin(mean) if mode == "min" else np.argmax(mean))
+    lam = np.asarray(g["lam"], np.float64)
+    chosen = None
+    for i in range(len(g)):
+        ok = mean[i] <= mean[b] + se[b] if mode == "min" else mean[i] >= mean[b] - se[b]
+        if not ok:
+            continue
+        if chosen is None:
+            chosen = i
+            continue
+        better = lam[i] > lam[chosen] if simpler == "larger" else lam[i] < lam[chosen]
+        tie = lam[i] == lam[chosen]
+        closer = mean[i] < mean[chosen] if mode == "min" else mean[i] > mean[chosen]
+        if better or (tie and closer):
+            chosen = i
+    assert r.one_standard_error("acc", mode=mode, by="lam", simpler=simpler) == g.member(chosen)
+
+
+def test_one_standard_error_simpler_sides_differ():
+    g = sweep.grid(lam=[0.01, 0.1, 1.0])
+    # every member within one standard error of the best: the rule picks an end
+    acc = np.array([[0.5, 0.7], [0.55, 0.75], [0.5, 0.72]])
+    r = sweep.SweepResult(g, {"loss": acc})
+    assert r.one_standard_error("loss", simpler="larger") == {"lam": 1.0}
+    assert r.one_standard_error("loss", simpler="smaller") == {"lam": 0.01}
+
+
+def test_table_rows_and_means_against_numpy():
+    g, acc, r = _result(1)
+    mean = acc.mean(axis=1)
+    lines = r.table(sort_by="acc", mode="max").splitlines()
+    assert len(lines) == len(g) + 1
+    order = np.argsort(-mean, kind="stable")
+    for line, i in zip(lines[1:], order, strict=True):
+        cells = line.split()
+        assert float(cells[0]) == pytest.approx(float(g["lam"][i]), rel=1e-3)
+        assert float(cells[2]) == pytest.approx(mean[i], rel=1e-3)
+    assert len(r.table(max_rows=3).splitlines()) == 4
+    assert len(r.table(max_rows=0).splitlines()) == 1
+    with pytest.raises(ValueError, match=r"SweepResult.table\(max_rows"):
+        r.table(max_rows=-1)
+
+
+def test_save_load_round_trip_is_exact(tmp_path):
+    _g, acc, r = _result(2)
+    r.save(tmp_path / "r.npz")
+    back = sweep.SweepResult.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.metric("acc"), acc)
+    np.testing.assert_array_equal(back.diverged, r.diverged)
+    assert back.best("acc", mode="max") == r.best("acc", mode="max")
+
+
+def test_atomic_write_respects_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.txt", lambda f: f.write("x"), text=True)
+        os.umask(0o077)
+        atomic_write(tmp_path / "b.txt", lambda f: f.write("x"), text=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / "b.txt").st_mode) == 0o600
+
+
+def test_grid_never_wraps_integers_or_invents_nan():
+    with pytest.raises(ValueError, match=r"regjax.sweep.grid\(steps=.*range"):
+        sweep.grid(steps=[100, 2**31 + 5])
+    with pytest.raises(ValueError, match=r"regjax.sweep.grid\(lam=.*float32's range"):
+        sweep.grid(lam=[1e-50, 1e50])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sweep.grid(lam=[1.0, float("nan")])
+
+
+def test_grid_under_x64_keeps_float64_and_int64():
+    import jax
+
+    with jax.enable_x64(True):
+        g = sweep.grid(lam=[1.0, 1.0 + 1e-9], steps=[100, 2**31 + 5])
+        assert g["lam"].dtype == np.float64 and g["steps"].dtype == np.int64
+        assert len(set(g["lam"].tolist())) == 2
+        assert g.member(3) == {"lam": 1.0 + 1e-9, "steps": 2**31 + 5}
+        big = sweep.grid(lam=[1e-50, 1e50])
+        assert big.member(1) == {"lam": 1e50}
+
+
+def test_best_returns_the_grids_own_values(tmp_path):
+    g = sweep.grid(lam=[0.01, 0.1, 1.0])
+    r = sweep.SweepResult(g, {"loss": np.array([0.5, 0.3, 0.9])})
+    assert r.best("loss") == {"lam": 0.1}
+    r.save(tmp_path / "r.npz")
+    assert sweep.SweepResult.load(tmp_path / "r.npz").best("loss") == {"lam": 0.1}

@@ -20,6 +20,7 @@ from regjax._lasso import (
     default_grid,
     lipschitz_from_quad,
     make_quad,
+    raise_if_nonfinite,
 )
 from regjax._linear import center, check_alphas, check_xy, warn_if_uncertified
 
@@ -210,6 +211,7 @@ def group_lasso_path(
         X, y, alphas, tol, tuple(ids.tolist()), float(eps), fit_intercept, use_gram, default,
         solver, max_iter,
     )  # fmt: skip
+    raise_if_nonfinite(gaps, coefs, where=where, what="duality gap")
     warn_if_uncertified(gaps, target, where=where, what="duality gap")
     return alphas, coefs, gaps
 

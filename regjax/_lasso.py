@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from regjax import _prox
+from regjax._checks import is_traced
 from regjax._fista import FistaResult, fista
 from regjax._linear import (
     center,
@@ -338,6 +339,24 @@ def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> ja
     return jax.vmap(lambda w, a: enet_gap(quad.parts(w), w, a, r, quad.n))(W, alphas)
 
 
+def raise_if_nonfinite(*arrays: Any, where: str, what: str) -> None:
+    """Raises when a returned certificate or coefficient is not finite (concrete results only).
+
+    A NaN or infinite certificate compares False against its target, so it would
+    otherwise pass as met. It means the problem overflowed in the working dtype
+    (``X`` or ``y`` too large to square, or non-finite inputs).
+    """
+    if any(is_traced(a) for a in arrays):
+        return
+    if not all(np.isfinite(np.asarray(a)).all() for a in arrays):
+        raise ValueError(
+            f"`{where}`: the {what} or the coefficients are not finite (NaN or inf), so no "
+            "alpha is certified. `X` and `y` must be finite and small enough that their "
+            "squares and products fit the dtype: rescale `X` and `y` (e.g. standardize), or "
+            "enable float64 (`jax.config.update('jax_enable_x64', True)`)."
+        )
+
+
 def resolve_solver(solver: str, *, where: str) -> str:
     if solver not in SOLVERS:
         raise ValueError(f"`{where}(solver=...)` must be one of {SOLVERS}; got {solver!r}.")
@@ -556,6 +575,7 @@ def _path(where: str, **kw: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
         a["X"], a["y"], a["alphas"], a["r"], a["tol"], a["eps"], a["fit_intercept"],
         a["use_gram"], a["default"], a["solver"], a["max_iter"],
     )  # fmt: skip
+    raise_if_nonfinite(gaps, coefs, where=where, what="duality gap")
     warn_if_uncertified(gaps, target, where=where, what="duality gap")
     return alphas, coefs, gaps
 
@@ -693,6 +713,7 @@ def lasso_cv(
     mse = _cv(X, y, masks, alphas, r, jnp.asarray(tol, X.dtype), fit_intercept, use_gram,
               resolve_solver(solver, where=where), check_static_int(max_iter, where=where,
               name="max_iter"))  # fmt: skip
+    raise_if_nonfinite(mse, where=where, what="cross-validated mean squared error")
     mean = jnp.mean(mse, axis=1)
     se = jnp.std(mse, axis=1, ddof=1) / np.sqrt(k)
     best = jnp.argmin(mean)

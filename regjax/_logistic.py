@@ -12,7 +12,13 @@ import numpy as np
 from regjax import _prox
 from regjax._checks import is_traced
 from regjax._fista import fista
-from regjax._lasso import check_eps, check_static_int, check_tol, default_grid
+from regjax._lasso import (
+    check_eps,
+    check_static_int,
+    check_tol,
+    default_grid,
+    raise_if_nonfinite,
+)
 from regjax._linear import (
     check_alphas,
     check_l1_ratio,
@@ -156,6 +162,7 @@ def logistic_path(
         alphas = check_alphas(alphas, X.dtype, where=where)
     tol = jnp.asarray(tol, X.dtype)
     out = _solve(X, s, alphas, r, tol, float(eps), fit_intercept, default, solver, max_iter)
+    raise_if_nonfinite(*out[1:], where=where, what="KKT residual")
     warn_if_uncertified(out[3], tol, where=where, what="KKT residual")
     return out
 

@@ -428,3 +428,20 @@ def test_float32_gradient_correction_is_accurate_and_fista_result_gradient_is_ex
             assert float(res.gap) <= tol
             np.testing.assert_allclose(res.grad, exact(np.asarray(res.x)), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(near.x, plain.x, atol=1e-6)
+
+
+def test_enet_path_raises_on_overflowing_x_instead_of_nan_certificate():
+    # X near the float64 maximum: Xᵀy and the gap overflow; a NaN gap must not pass as met.
+    with jax.enable_x64(True):
+        X = np.finfo(np.float64).max * np.random.RandomState(0).uniform(size=(10, 2))
+        y = np.arange(10.0) % 2
+        with pytest.raises(ValueError, match=r"regjax\.linear\.enet_path.*not finite"):
+            regjax.linear.enet_path(X, y, alphas=[0.1])
+
+
+def test_lasso_cv_raises_on_overflowing_x():
+    with jax.enable_x64(True):
+        X = np.finfo(np.float64).max * np.random.RandomState(0).uniform(size=(20, 2))
+        y = np.arange(20.0) % 2
+        with pytest.raises(ValueError, match=r"regjax\.linear\.lasso_cv.*not finite"):
+            regjax.linear.lasso_cv(X, y, alphas=[0.1, 0.01])

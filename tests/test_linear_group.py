@@ -165,3 +165,14 @@ def test_bad_xy_and_alphas():
         regjax.linear.group_lasso_path(X, y, IDS, [1.0, 0.0])
     with pytest.raises(ValueError, match="NaN or inf"):
         regjax.linear.group_lasso_path(np.where(X > 1, np.nan, X), y, IDS)
+
+
+def test_group_lasso_path_reports_overflowing_x():
+    with jax.enable_x64(True):
+        X = np.finfo(np.float64).max * np.random.RandomState(0).uniform(size=(10, 4))
+        y = np.arange(10.0) % 2
+        # The gap stays finite here (Xᵀy overflows to a zero start) but misses its
+        # target: it must be reported, never pass as met.
+        with pytest.warns(RuntimeWarning, match=r"group_lasso_path.*not reached"):
+            _, _, gaps = regjax.linear.group_lasso_path(X, y, [0, 0, 1, 1], alphas=[0.1])
+        assert np.isfinite(np.asarray(gaps)).all()

@@ -128,3 +128,11 @@ def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match) as e:
         regjax.linear.logistic_path(**args)
     assert "regjax.linear.logistic_path" in str(e.value)
+
+
+def test_logistic_path_raises_on_overflowing_x_float32():
+    # float32 X near 1e20: squares overflow; a NaN KKT residual must not pass as met.
+    X = (1e20 * np.random.RandomState(0).uniform(size=(10, 2))).astype(np.float32)
+    y = (np.arange(10) % 2).astype(np.float32)
+    with pytest.raises(ValueError, match=r"regjax\.linear\.logistic_path.*not finite"):
+        regjax.linear.logistic_path(X, y, alphas=[0.1])

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint format bench notebooks clean
+.PHONY: demo test test-all lint format bench notebooks clean mutants
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,3 +41,10 @@ clean:
 
 notebooks: $(STAMP)
 	$(PY) notebooks/_execute.py
+
+# Mutation testing (mutmut) of the numerical cores; slow, not part of `make test`.
+# A subset: make mutants MODULES="regjax/_prox.py regjax/_sam.py". See MUTANTS.md.
+MODULES ?=
+mutants: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[mutants]"
+	$(PY) tools/mutants.py $(MODULES)

@@ -1,0 +1,116 @@
+"""Mutation testing of regjax's numerical and bookkeeping cores with mutmut.
+
+Usage: ``python tools/mutants.py [MODULE ...]`` (default: every core below),
+or ``make mutants MODULES="regjax/_prox.py regjax/_sam.py"``.
+
+Each module runs in its own scratch copy under ``.mutants-work/<module>/``, with
+a ``[tool.mutmut]`` section that mutates only that module and runs only its
+test files (``-x -p no:randomly -m "not slow"``, no doctests). mutmut runs each
+mutant's tests in a child of a forkserver that has not imported JAX
+(``forkserver_warmup = "none"``), so every mutant traces fresh and no
+``jax.jit`` cache compiled from the unmutated code can hide it. The tool's own
+result lines are appended to ``.mutants-work/summary.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutants-work"
+
+# module -> the test files that exercise it
+TESTS = {
+    "regjax/_prox.py": ["tests/test_prox.py"],
+    "regjax/_proximal.py": ["tests/test_transforms.py", "tests/test_prox.py"],
+    "regjax/_weight_decay.py": ["tests/test_transforms.py"],
+    "regjax/_sam.py": ["tests/test_sam.py"],
+    "regjax/_sweep_result.py": ["tests/test_sweep.py"],
+    "regjax/_fista.py": ["tests/test_linear.py"],
+    "regjax/_lasso.py": ["tests/test_linear.py"],
+    "regjax/_linear.py": ["tests/test_linear.py"],
+    "regjax/_logistic.py": ["tests/test_linear_logistic.py"],
+}
+
+
+def _tests_for(module: str) -> list[str]:
+    """The module's test files, plus any new ``tests/test_<stem>_*.py`` ones."""
+    stem = Path(module).stem.lstrip("_")
+    extra = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob(f"test_{stem}_*.py"))
+    return [t for t in TESTS[module] if (ROOT / t).exists()] + extra
+
+
+def _config(module: str, tests: list[str]) -> str:
+    def lst(xs: list[str]) -> str:
+        return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
+
+    args = ["-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-m", "not slow", "-o", "addopts="]
+    return (
+        "\n[tool.mutmut]\n"
+        f"paths_to_mutate = {lst([module])}\n"
+        f'source_paths = ["regjax"]\n'
+        f"tests_dir = {lst(tests)}\n"
+        f"pytest_add_cli_args = {lst(args)}\n"
+        'process_isolation = "forkserver"\n'
+        'forkserver_warmup = "none"\n'
+        'also_copy = ["conftest.py", "regjax"]\n'
+    )
+
+
+def run_module(module: str, max_children: int) -> int:
+    """Run mutmut over one module in a scratch copy; return mutmut's exit code."""
+    name = Path(module).stem
+    work = WORK / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for item in ("regjax", "tests", "conftest.py"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, work / item)
+    text = (ROOT / "pyproject.toml").read_text()
+    text = text.split("\n[tool.mutmut]")[0]  # this driver writes its own section
+    (work / "pyproject.toml").write_text(text + _config(module, _tests_for(module)))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    mutmut = [sys.executable, "-m", "mutmut"]
+    env = dict(os.environ, PYTHONPATH=str(work))
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [*mutmut, "run", "--max-children", str(max_children)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - t0
+    (work / "run.log").write_text(proc.stdout + proc.stderr)
+    res = subprocess.run([*mutmut, "results"], cwd=work, env=env, capture_output=True, text=True)
+    tail = [ln for ln in proc.stdout.replace("\r", "\n").splitlines() if ln.strip()][-3:]
+    with open(WORK / "summary.txt", "a") as f:
+        f.write(f"## {module} (commit {commit}, {elapsed:.0f} s, exit {proc.returncode})\n")
+        f.write("\n".join(tail) + "\n")
+        f.write("survivors and others:\n" + res.stdout + "\n")
+    print(f"{module}: exit {proc.returncode}, {elapsed:.0f} s", *tail, sep="\n  ")
+    return proc.returncode
+
+
+def main(argv: list[str]) -> int:
+    modules = argv or list(TESTS)
+    unknown = [m for m in modules if m not in TESTS]
+    if unknown:
+        raise SystemExit(f"tools/mutants.py: unknown modules {unknown}; choose from {list(TESTS)}")
+    max_children = int(os.environ.get("MUTANTS_CHILDREN", "1"))
+    WORK.mkdir(exist_ok=True)
+    return max(run_module(m, max_children) for m in modules)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

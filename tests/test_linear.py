@@ -445,3 +445,21 @@ def test_lasso_cv_raises_on_overflowing_x():
         y = np.arange(20.0) % 2
         with pytest.raises(ValueError, match=r"regjax\.linear\.lasso_cv.*not finite"):
             regjax.linear.lasso_cv(X, y, alphas=[0.1, 0.01])
+
+
+def test_enet_path_l1_ratio_zero_matches_sklearn_ridge():
+    # l1_ratio=0 is ridge: 1/(2n)‖y − Xw‖² + α/2‖w‖² is Ridge(alpha=n·α) with an intercept.
+    X, y = diabetes()
+    n = X.shape[0]
+    alphas = np.array([1.0, 0.1, 0.01])
+    with jax.enable_x64(True):
+        _, W, gaps = regjax.linear.enet_path(X, y, l1_ratio=0.0, alphas=alphas, tol=1e-10)
+        W = np.asarray(W)
+    for j, a in enumerate(alphas):
+        ref = Ridge(alpha=n * a, solver="cholesky").fit(X, y).coef_
+        # α-strong convexity: ‖w − w*‖² ≤ 2·gap/α; the returned gap must bound the error.
+        err2 = float(np.sum((W[:, j] - ref) ** 2))
+        assert err2 <= 2 * float(gaps[j]) / a * 1.01 + 1e-18
+        np.testing.assert_allclose(W[:, j], ref, rtol=1e-2)
+    assert np.all(np.abs(W) > 0)
+    assert np.all(np.asarray(gaps) >= 0)

@@ -499,8 +499,10 @@ def freeze_if_diverged(
     """Keeps a training state at its last finite value once the loss is not finite.
 
     Use it in the scanned training loop of a ``train_fn``: a member whose
-    loss turns NaN or inf stops moving (its state stays at the last step with
-    a finite loss), and its ``diverged`` flag stays True. Members never mix
+    loss turns NaN or inf, or whose step would produce a NaN or inf in the
+    state, stops moving: its state stays at the last finite state (a step
+    that would leave it non-finite is not taken), and its ``diverged`` flag
+    stays True. Members never mix
     under vmap, so the others are bit-identical to a run without it. Return
     the flag among the metrics as ``"diverged"`` and ``SweepResult`` uses it.
 
@@ -511,7 +513,8 @@ def freeze_if_diverged(
       diverged: the flag so far (start with ``jnp.array(False)``).
 
     Returns:
-      ``(state, diverged)``: ``current`` if diverged now or before, else ``proposed``.
+      ``(state, diverged)``: ``current`` if diverged now or before (``loss`` or a
+      floating leaf of ``proposed`` not finite), else ``proposed``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -526,5 +529,8 @@ def freeze_if_diverged(
       (ill-conditioning and exploding gradients). https://www.deeplearningbook.org
     """
     diverged = jnp.logical_or(diverged, ~jnp.isfinite(loss))
+    for leaf in jax.tree.leaves(proposed):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+            diverged = jnp.logical_or(diverged, ~jnp.all(jnp.isfinite(leaf)))
     state = jax.tree.map(lambda c, p: jnp.where(diverged, c, p), current, proposed)
     return state, diverged

@@ -124,3 +124,20 @@ def test_best_returns_the_grids_own_values(tmp_path):
     assert r.best("loss") == {"lam": 0.1}
     r.save(tmp_path / "r.npz")
     assert sweep.SweepResult.load(tmp_path / "r.npz").best("loss") == {"lam": 0.1}
+
+
+def test_freeze_if_diverged_keeps_the_last_finite_state():
+    import jax.numpy as jnp
+
+    # loss at the current state is finite, but the step overflows the state:
+    # the frozen state must be the last finite one, not the inf it would step to
+    state, bad = sweep.freeze_if_diverged(
+        jnp.ones(2), jnp.array([1.0, jnp.inf]), jnp.asarray(3.0), jnp.asarray(False)
+    )
+    np.testing.assert_array_equal(np.asarray(state), [1.0, 1.0])
+    assert bool(bad)
+    state, bad = sweep.freeze_if_diverged(
+        jnp.ones(2), jnp.full(2, 2.0), jnp.asarray(3.0), jnp.asarray(False)
+    )
+    np.testing.assert_array_equal(np.asarray(state), [2.0, 2.0])
+    assert not bool(bad)

@@ -52,9 +52,8 @@ def _config(module: str, tests: list[str]) -> str:
     args = ["-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-m", "not slow", "-o", "addopts="]
     return (
         "\n[tool.mutmut]\n"
-        f"paths_to_mutate = {lst([module])}\n"
-        f'source_paths = ["regjax"]\n'
-        f"tests_dir = {lst(tests)}\n"
+        f"source_paths = {lst([module])}\n"
+        f"pytest_add_cli_args_test_selection = {lst(tests)}\n"
         f"pytest_add_cli_args = {lst(args)}\n"
         'process_isolation = "forkserver"\n'
         'forkserver_warmup = "none"\n'

@@ -113,12 +113,15 @@ def alpha_max(quad: Quad, r: jax.Array) -> jax.Array:
 
 
 def default_grid(amax: jax.Array, eps: float, n_alphas: int) -> jax.Array:
+    # scikit-learn's _alpha_grid: when alpha_max <= float64 resolution (e.g. a constant
+    # y with an intercept), every alpha is that resolution (a flat grid, not a geometric one).
     res = jnp.asarray(np.finfo(np.float64).resolution, amax.dtype)
+    flat = amax <= res
     amax = jnp.maximum(amax, res)
     if n_alphas == 1:
         return amax[None]
     e = jnp.asarray(eps, amax.dtype) ** (jnp.arange(n_alphas, dtype=amax.dtype) / (n_alphas - 1))
-    return amax * e
+    return amax * jnp.where(flat, jnp.ones_like(e), e)
 
 
 def _enet_prox(alpha: jax.Array, r: jax.Array, step: jax.Array, mask: Any = None):

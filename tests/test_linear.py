@@ -463,3 +463,15 @@ def test_enet_path_l1_ratio_zero_matches_sklearn_ridge():
         np.testing.assert_allclose(W[:, j], ref, rtol=1e-2)
     assert np.all(np.abs(W) > 0)
     assert np.all(np.asarray(gaps) >= 0)
+
+
+def test_default_grid_for_constant_y_matches_sklearn_alpha_grid():
+    from sklearn.linear_model._coordinate_descent import _alpha_grid
+
+    X = np.random.RandomState(0).randn(20, 3)
+    y = np.full(20, 3.0)
+    ref = _alpha_grid(X, y, fit_intercept=True, n_alphas=5, eps=1e-3)
+    with jax.enable_x64(True):
+        alphas, W, _ = regjax.linear.lasso_path(X, y, n_alphas=5, eps=1e-3, fit_intercept=True)
+    np.testing.assert_allclose(np.asarray(alphas), ref, rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(W), 0.0)

@@ -4,8 +4,10 @@ dropout-rate grid in one vmapped program, cross-validated, chosen and drawn."""
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import re
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,7 @@ import optax
 from regjax import early_stopping, masks, penalties, stochastic, sweep, transforms
 
 PENALTIES = ("l2", "l1", "elastic_net", "decoupled")
+DEFAULT_OUT = "demo_out"
 DEFAULT_GRID = ("weight_decay=1e-6:1e-1:16:log", "rate=0:0.6:4")
 _AXES = {
     # name: (check, constraint text)
@@ -231,14 +234,36 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="minibatch size (default: 128)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default: 3e-3)")
     p.add_argument(
-        "--out", default=".", metavar="DIR",
-        help="directory for sweep.png and sweep.npz, created if missing (default: .)",
+        "--out", default=DEFAULT_OUT, metavar="DIR",
+        help=f"directory for sweep.png and sweep.npz, created if missing (default: {DEFAULT_OUT})",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint-dir", default=None, metavar="DIR",
+        help="write each finished chunk here; rerunning the same command resumes from it",
+    )  # fmt: skip
+    p.add_argument(
+        "--vmap-size", type=int, default=None, metavar="N",
+        help="members vmapped together on one device, >= 1 (default: chosen per platform)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     p.add_argument(
         "--no-progress", dest="progress", action="store_false", help="hide the progress bar"
     )
     return p
+
+
+def writable_dir_problem(path: pathlib.Path) -> str | None:
+    """Why ``path`` cannot be (created as) a writable directory, or None if it can."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
 
 
 def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -249,6 +274,20 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.error(f"--lr must be > 0; got {args.lr}")
     if args.chunk_size is not None and args.chunk_size < 1:
         parser.error(f"--chunk-size must be >= 1; got {args.chunk_size}")
+    if args.vmap_size is not None and args.vmap_size < 1:
+        parser.error(f"--vmap-size must be >= 1; got {args.vmap_size}")
+    out = pathlib.Path(args.out)
+    problem = writable_dir_problem(out)
+    if problem:
+        parser.exit(2, f"regjax sweep: --out {out}: {problem}; choose a writable directory.\n")
+    if args.checkpoint_dir is not None:
+        problem = writable_dir_problem(pathlib.Path(args.checkpoint_dir))
+        if problem:
+            parser.exit(
+                2,
+                f"regjax sweep: --checkpoint-dir {args.checkpoint_dir}: {problem}; "
+                "choose a writable directory.\n",
+            )
     local = jax.local_devices()
     if args.devices is not None and not 1 <= args.devices <= len(local):
         parser.error(f"--devices must be in [1, {len(local)}] (local devices); got {args.devices}")
@@ -286,11 +325,22 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     t0 = time.perf_counter()
     result = sweep.run(
         train_fn, grid, jax.random.fold_in(key, 2), folds=folds, chunk_size=args.chunk_size,
-        devices=devices, progress=args.progress,
+        devices=devices, progress=args.progress, checkpoint_dir=args.checkpoint_dir,
+        vmap_size=args.vmap_size,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
     trainings = len(grid) * args.folds
     print(f"trained {trainings} models in {elapsed:.1f} s (compile included)")
+    if result.diverged.all():
+        out.mkdir(parents=True, exist_ok=True)
+        result.save(out / "sweep.npz")
+        print(
+            f"regjax sweep: every one of the {len(grid)} members diverged (a NaN or inf loss), "
+            "so there is no best setting. Try a smaller --lr or smaller --grid values. "
+            f"Wrote {out / 'sweep.npz'} and {out / 'sweep.json'}.",
+            file=sys.stderr,
+        )
+        return 1
     if result.diverged.any():
         print(f"diverged: {int(result.diverged.sum())} member(s), excluded from the choice")
 
@@ -310,7 +360,6 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     print(result.table(sort_by="val_error", max_rows=10))
     print(f"... ({len(grid)} members; the 10 best by mean validation error)")
 
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "sweep.npz")
     try:

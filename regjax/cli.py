@@ -1,7 +1,8 @@
 """The ``regjax`` command.
 
+    regjax [--version]
     regjax sweep [--penalty P] [--grid NAME=VALUES ...] [--steps N] [--folds K]
-                 [--devices N] [--out DIR] [--seed S]
+                 [--devices N] [--vmap-size N] [--checkpoint-dir DIR] [--out DIR] [--seed S]
     regjax path [--l1-ratio R] [--n-alphas N] [--out DIR] [--solver S]
 
 ``sweep`` is the main job: an MLP on scikit-learn's digits trained across a
@@ -44,6 +45,12 @@ def _path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--l1-ratio must be in (0, 1]; got {args.l1_ratio}.")
     if args.n_alphas < 2:
         parser.error(f"--n-alphas must be at least 2; got {args.n_alphas}.")
+    from regjax._sweep_cli import writable_dir_problem
+
+    out = pathlib.Path(args.out)
+    problem = writable_dir_problem(out)
+    if problem:
+        parser.exit(2, f"regjax path: --out {out}: {problem}; choose a writable directory.\n")
     datasets = _need("sklearn.datasets", "data")
     sk_linear = _need("sklearn.linear_model", "data")
     matplotlib = _need("matplotlib", "plot")
@@ -83,12 +90,16 @@ def _path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"{a:12.5g} {int(np.count_nonzero(w)):8d} {objective(w, a):16.10g} "
             f"{gaps[i]:12.3e} {objective(sk_coefs[:, i], a):16.10g}"
         )
-    print(f"max gap {gaps.max():.3e} <= tol * ||y||^2 / n = {args.tol * (y @ y) / n:.3e}")
+    target = args.tol * (y @ y) / n
+    meets = bool(gaps.max() <= target)
+    print(
+        f"largest duality gap {gaps.max():.3e} {'<=' if meets else '>'} "
+        f"tol * ||y||^2 / n = {target:.3e}; meets the target: {'yes' if meets else 'no'}"
+    )
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     names = datasets.load_diabetes().feature_names
@@ -131,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regjax", description="regjax: regularizers for JAX, from the command line."
     )
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("regjax")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"regjax {version}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from regjax import _sweep_cli
 
@@ -155,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of alphas on the grid, >= 2 (default: 30)",
     )  # fmt: skip
     p.add_argument(
-        "--out", default="demo_out", metavar="DIR",
-        help="directory for path.png (default: demo_out)",
+        "--out", default=_sweep_cli.DEFAULT_OUT, metavar="DIR",
+        help=f"directory for path.png, created if missing (default: {_sweep_cli.DEFAULT_OUT})",
     )  # fmt: skip
     p.add_argument(
         "--tol", type=float, default=1e-6,

@@ -67,3 +67,24 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "regjax.cli", "--help"], capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 0 and "path" in res.stdout
+
+
+def test_version_prints_installed_version(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"regjax {importlib.metadata.version('regjax')}"
+
+
+@pytest.mark.filterwarnings("ignore:`regjax.linear.lasso_path`. the duality gap target")
+@pytest.mark.parametrize("tol", ["1e-6", "1e-300"])
+def test_path_gap_line_states_the_evaluated_comparison(tmp_path, capsys, tol):
+    assert main(["path", "--n-alphas", "3", "--tol", tol, "--out", str(tmp_path)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "largest duality gap" in ln)
+    parts = line.split()
+    gap, target = float(parts[3]), float(parts[-5].rstrip(";"))
+    meets = gap <= target
+    assert parts[4] == ("<=" if meets else ">")
+    assert line.endswith("yes" if meets else "no")

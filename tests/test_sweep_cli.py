@@ -84,3 +84,68 @@ def test_bad_options_exit_2_with_one_line(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+TINY = ["--grid", "weight_decay=0,1e-3", "--steps", "2", "--folds", "2", "--hidden", "4",
+        "--batch-size", "8", "--no-progress"]  # fmt: skip
+
+
+def test_every_member_diverged_exits_cleanly_and_writes(tmp_path, capsys):
+    # lr=1e30 makes every member's loss NaN or inf within two steps.
+    status = run_sweep([*TINY, "--grid", "lr=1e30", "--out", str(tmp_path / "o")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "every one of the 2 members diverged" in err and "--lr" in err
+    assert (tmp_path / "o" / "sweep.json").exists()
+    result = sweep.SweepResult.load(tmp_path / "o" / "sweep.npz")
+    assert result.diverged.tolist() == [True, True]
+
+
+def test_unwritable_out_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sweep, "run", lambda *a, **k: calls.append(1))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as e:
+        run_sweep([*TINY, "--out", str(blocker / "sub")])
+    assert e.value.code == 2 and calls == []
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--out" in err and str(blocker / "sub") in err and "Traceback" not in err
+
+
+def test_checkpoint_dir_and_vmap_size_pass_through_and_resume(tmp_path, capsys, monkeypatch):
+    real_run = sweep.run
+    seen = []
+
+    def counting_run(*a, **k):
+        seen.append(k)
+        return real_run(*a, **k)
+
+    monkeypatch.setattr(sweep, "run", counting_run)
+    ckpt = tmp_path / "ckpt"
+    argv = [*TINY, "--checkpoint-dir", str(ckpt), "--vmap-size", "1", "--chunk-size", "1"]
+    assert run_sweep([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert seen[0]["checkpoint_dir"] == str(ckpt) and seen[0]["vmap_size"] == 1
+    chunks = sorted(p.name for p in ckpt.iterdir())
+    assert chunks
+    mtimes = {p: p.stat().st_mtime_ns for p in ckpt.iterdir()}
+    assert run_sweep([*argv, "--out", str(tmp_path / "b")]) == 0
+    # resumed: no chunk was rewritten, and the result is identical
+    assert {p: p.stat().st_mtime_ns for p in ckpt.iterdir()} == mtimes
+    a = sweep.SweepResult.load(tmp_path / "a" / "sweep.npz")
+    b = sweep.SweepResult.load(tmp_path / "b" / "sweep.npz")
+    np.testing.assert_array_equal(a.metric("val_error"), b.metric("val_error"))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x"])
+def test_bad_vmap_size_exits_2(value, capsys):
+    with pytest.raises(SystemExit) as e:
+        run_sweep(["--vmap-size", value])
+    assert e.value.code == 2
+    assert "--vmap-size" in capsys.readouterr().err
+
+
+def test_out_default_is_shared():
+    parser = cli.build_parser()
+    assert parser.parse_args(["sweep"]).out == parser.parse_args(["path"]).out == "demo_out"

@@ -351,9 +351,9 @@ def run(
     Reproducibility: XLA's kernels may round differently for different batch
     widths, in the last bits. With ``vmap_size`` given, every member is
     computed in a batch of exactly that width, so results are bit-identical
-    whatever the chunk size and the number of devices. With the default,
-    the width may follow the chunk size and device count, and so may the
-    last bits.
+    whatever the chunk size and the number of devices. The default width
+    follows the chunk size and the device count, and so may the last bits:
+    to compare runs bit for bit, give both the same ``vmap_size``.
 
     Resuming: with ``checkpoint_dir``, each finished chunk is written
     atomically. Rerunning the same call after an interruption (Ctrl-C, a

@@ -40,7 +40,12 @@ class Grid(Mapping):
       Optimization. JMLR 13. https://jmlr.org/papers/v13/bergstra12a.html
     """
 
-    def __init__(self, axes: Mapping[str, np.ndarray], values: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        axes: Mapping[str, np.ndarray],
+        values: Mapping[str, Any] | None = None,
+        exact_axes: Mapping[str, np.ndarray] | None = None,
+    ):
         self.axes = {k: np.asarray(v) for k, v in axes.items()}
         self.names = tuple(self.axes)
         self.shape = tuple(len(v) for v in self.axes.values())
@@ -48,6 +53,11 @@ class Grid(Mapping):
             mesh = np.meshgrid(*self.axes.values(), indexing="ij")
             values = {k: m.reshape(-1) for k, m in zip(self.names, mesh, strict=True)}
         self._values = dict(values)
+        # The values the grid was built from (float64/int64), before the cast to the
+        # dtype train_fn sees; None for a grid built from its cast axes alone.
+        self._exact_axes = (
+            None if exact_axes is None else {k: np.asarray(exact_axes[k]) for k in self.names}
+        )
 
     # Mapping interface ---------------------------------------------------------------
     def __getitem__(self, name: str) -> Any:
@@ -70,25 +80,36 @@ class Grid(Mapping):
     # pytree --------------------------------------------------------------------------
     def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         children = tuple(self._values[k] for k in self.names)
+        exact = self._exact_axes
         aux = (
             self.names,
             tuple(tuple(v.tolist()) for v in self.axes.values()),
             tuple(str(v.dtype) for v in self.axes.values()),
+            # Python floats and ints hold float64/int64 values exactly, so the grid that
+            # comes back still reports the values it was built from.
+            None
+            if exact is None
+            else tuple((tuple(exact[k].tolist()), str(exact[k].dtype)) for k in self.names),
         )
         return children, aux
 
     @classmethod
     def tree_unflatten(cls, aux: tuple[Any, ...], children: tuple[Any, ...]) -> Grid:
-        names, axes_values, dtypes = aux
+        names, axes_values, dtypes, exact = aux
         axes = {n: np.asarray(v, d) for n, v, d in zip(names, axes_values, dtypes, strict=True)}
-        return cls(axes, dict(zip(names, children, strict=True)))
+        exact_axes = (
+            None
+            if exact is None
+            else {n: np.asarray(v, d) for n, (v, d) in zip(names, exact, strict=True)}
+        )
+        return cls(axes, dict(zip(names, children, strict=True)), exact_axes)
 
     # helpers -------------------------------------------------------------------------
     def member(self, index: int) -> dict[str, float]:
         """The hyperparameters of one member, as Python scalars."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"member {index} out of range for {len(self)} members")
-        exact = getattr(self, "_exact_axes", None)
+        exact = self._exact_axes
         if exact is not None:
             # the values the grid was built from, not their float32 images
             at = np.unravel_index(index % len(self), self.shape)
@@ -182,6 +203,4 @@ def grid(**axes: Any) -> Grid:
             raise TypeError(f"`{where}({name}=...)` must hold numbers; got dtype {arr.dtype}.")
         exact_axes[name] = exact
         clean[name] = arr
-    g = Grid(clean)
-    g._exact_axes = exact_axes
-    return g
+    return Grid(clean, exact_axes=exact_axes)

@@ -342,8 +342,7 @@ class SweepResult:
             "axis_dtypes": {k: str(v.dtype) for k, v in self.grid.axes.items()},
             # the values the grid was built from (float64/int64), for `best()` after `load`
             "exact_axes": {
-                k: np.asarray(v).tolist()
-                for k, v in (getattr(self.grid, "_exact_axes", None) or {}).items()
+                k: np.asarray(v).tolist() for k, v in (self.grid._exact_axes or {}).items()
             },
             "metrics": names,
             "bare_metric": jax.tree_util.treedef_is_leaf(jax.tree.structure(self.metrics)),
@@ -361,10 +360,12 @@ class SweepResult:
             raise ValueError(f"`SweepResult.load`: {path} is not a saved regjax sweep result.")
         axes = {k: np.asarray(v, meta["axis_dtypes"][k]) for k, v in meta["axes"].items()}
         with np.load(path) as data:
-            grid = Grid(axes, {k: data[f"hp/{k}"] for k in axes})
             exact = meta.get("exact_axes") or {}
-            if set(exact) == set(axes):
-                grid._exact_axes = {k: np.asarray(exact[k]) for k in axes}
+            grid = Grid(
+                axes,
+                {k: data[f"hp/{k}"] for k in axes},
+                {k: np.asarray(exact[k]) for k in axes} if set(exact) == set(axes) else None,
+            )
             if meta["bare_metric"]:
                 metrics: Any = data["metric/metric"]
             else:

@@ -126,6 +126,21 @@ def test_best_returns_the_grids_own_values(tmp_path):
     assert sweep.SweepResult.load(tmp_path / "r.npz").best("loss") == {"lam": 0.1}
 
 
+def test_grid_keeps_its_own_values_through_flatten_and_unflatten():
+    import jax
+
+    g = sweep.grid(lam=[0.01, 0.1, 1.0], steps=[3, 7])
+    back = jax.tree.unflatten(*reversed(jax.tree.flatten(g)))
+    # the Python values the grid was built from, not their float32 images (0.00999...)
+    assert [back.member(i) for i in range(len(back))] == [
+        {"lam": lam, "steps": steps} for lam in (0.01, 0.1, 1.0) for steps in (3, 7)
+    ]
+    mapped = jax.tree.map(lambda a: a, g)
+    assert mapped.member(2) == {"lam": 0.1, "steps": 3}
+    r = sweep.SweepResult(mapped, {"loss": np.array([0.5, 0.4, 0.3, 0.2, 0.9, 0.8])})
+    assert r.best("loss") == {"lam": 0.1, "steps": 7}
+
+
 def test_freeze_if_diverged_keeps_the_last_finite_state():
     import jax.numpy as jnp
 

@@ -27,8 +27,12 @@ def _soft_threshold(x: jax.Array, t: Any) -> jax.Array:
     # Written with `where` rather than sign(x)·max(|x| − t, 0) so that at t = 0
     # (the identity map) the derivative at x = 0 is 1, not 0; at the kinks
     # |x| = t > 0 it takes the "kept" side, a valid element of the Clarke Jacobian.
+    # A NaN entry, or a NaN threshold (a traced one, which no check stops),
+    # fails both comparisons; the last branch then gives NaN (x + t) rather
+    # than 0, so a diverged run stays visible.
     t = jnp.asarray(t, x.dtype)
-    return jnp.where(x >= t, x - t, jnp.where(x <= -t, x + t, jnp.zeros_like(x)))
+    cut = jnp.where(jnp.isnan(x) | jnp.isnan(t), x + t, jnp.zeros_like(x))
+    return jnp.where(x >= t, x - t, jnp.where(x <= -t, x + t, cut))
 
 
 def l1(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
@@ -195,12 +199,14 @@ def group_lasso(
         if not (isinstance(l1_ratio, int | float) and l1_ratio == 0):
             v = _soft_threshold(v, ti * r)  # skipped for plain group lasso: one pass fewer
         sq, sizes = spec.group_sq_norms(v)
-        norm = safe_norm(sq)
+        norm = jnp.where(jnp.isnan(sq), sq, safe_norm(sq))  # safe_norm maps NaN to 0
         cut = ti * (1 - r) * jnp.sqrt(sizes)
         # `>=` keeps a zero group when cut = 0 (the identity map, Jacobian I);
         # the inner `where` keeps the division finite, and its gradient too.
-        keep = norm >= cut
-        scale = jnp.where(keep, 1 - cut / jnp.where(norm > 0, norm, 1), 0)
+        # Written as `not (norm < cut)` so that a group holding a NaN (NaN norm)
+        # is kept and its scale is NaN: the whole group becomes NaN, never 0.
+        keep = ~(norm < cut)
+        scale = jnp.where(keep, 1 - cut / jnp.where(norm == 0, 1, norm), 0)
         return v * spec.broadcast_to_leaf(scale, v)
 
     return map_masked(one, x, mask, t, where=where)

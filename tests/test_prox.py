@@ -568,3 +568,46 @@ def test_traced_l1_ratio_reported_by_checkify():
     fn = lambda r: jnp.sum(regjax.prox.group_lasso(x, 0.1, l1_ratio=r))
     err, _ = jax.vmap(regjax.checks.checkify(fn))(jnp.array([0.2, 1.3], jnp.float32))
     assert "at mapped index 1" in err.get() and "l1_ratio=...)" in err.get()
+
+
+def _np_soft(v, t):
+    out = np.empty_like(v)
+    for i, a in enumerate(v):
+        if np.isnan(a):
+            out[i] = np.nan
+        else:
+            out[i] = np.sign(a) * max(abs(a) - t, 0.0)
+    return out
+
+
+def test_nan_and_inf_propagate_through_l1_elastic_net_and_group_lasso():
+    v = np.array([np.nan, 1.0, -2.0, np.inf, -np.inf, 0.2], np.float32)
+    np.testing.assert_array_equal(np.asarray(regjax.prox.l1(jnp.asarray(v), 0.5)), _np_soft(v, 0.5))
+    np.testing.assert_allclose(
+        np.asarray(regjax.prox.elastic_net(jnp.asarray(v), 0.5, 0.25)),
+        _np_soft(v, 0.5) / 1.5,
+        rtol=1e-6,
+    )
+    # A group holding a NaN becomes all NaN; the other groups are unchanged.
+    k = np.array([[np.nan, 1.0], [3.0, 4.0], [0.1, 0.1]], np.float32)
+    for r in (0.0, 0.5):
+        out = np.asarray(regjax.prox.group_lasso(jnp.asarray(k), 0.5, l1_ratio=r))
+        assert np.isnan(out[0]).all()
+        assert np.isfinite(out[1:]).all()
+    # A group holding +inf keeps its direction (scale 1): inf stays inf, no NaN appears.
+    out = np.asarray(regjax.prox.group_lasso(jnp.array([[np.inf, 1.0]], jnp.float32), 0.5))
+    np.testing.assert_array_equal(out, [[np.inf, 1.0]])
+
+
+@pytest.mark.parametrize("name", ["l1", "elastic_net", "group_lasso"])
+def test_traced_nan_threshold_gives_nan_not_zeros(name):
+    # A traced threshold escapes the concrete check (a NaN learning-rate schedule
+    # in a sweep member); the result must show it rather than a zeroed model.
+    x = jnp.array([[0.1, -3.0], [2.0, 0.0]], jnp.float32)
+    ops = {
+        "l1": lambda t: regjax.prox.l1(x, t),
+        "elastic_net": lambda t: regjax.prox.elastic_net(x, t, 0.1),
+        "group_lasso": lambda t: regjax.prox.group_lasso(x, t, l1_ratio=0.5),
+    }
+    out = np.asarray(jax.jit(ops[name])(jnp.float32(np.nan)))
+    assert np.isnan(out).all()

@@ -300,3 +300,28 @@ def test_traced_negative_strength_is_caught_by_checkify():
     err, _ = jax.vmap(regjax.checks.checkify(f))(jnp.array([0.1, -0.1]))
     assert "at mapped index 1" in err.get()
     assert "add_l2_gradient(strength=...)" in err.get()
+
+
+@pytest.mark.parametrize(
+    "tx",
+    [
+        T.proximal_l1(0.5, 0.1),
+        T.proximal_elastic_net(0.5, 0.3, 0.1),
+        T.proximal_group_lasso(0.5, 0.1, l1_ratio=0.2),
+        T.proximal(regjax.prox.l1, 0.5, 0.1),
+    ],
+    ids=["l1", "elastic_net", "group_lasso", "proximal"],
+)
+def test_proximal_steps_keep_a_nan_param_or_update_nan(tx):
+    # A diverged run must stay visibly diverged: soft-thresholding used to map
+    # NaN to 0, which restarted a blown-up weight from an exact zero.
+    params = jnp.array([[1.0, 0.01], [2.0, -3.0]], jnp.float32)
+    nan_update = jnp.array([[np.nan, 0.0], [0.0, 0.0]], jnp.float32)
+    upd, _ = tx.update(nan_update, tx.init(params), params)
+    assert np.isnan(np.asarray(upd)[0, 0])
+    nan_params = params.at[0, 0].set(np.nan)
+    upd, _ = tx.update(jnp.zeros_like(params), tx.init(nan_params), nan_params)
+    new = np.asarray(optax.apply_updates(nan_params, upd))
+    assert np.isnan(new[0, 0])
+    # Entries (for the group lasso: groups) without a NaN are unaffected.
+    assert np.isfinite(new[1]).all()

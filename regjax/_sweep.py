@@ -11,10 +11,11 @@ chunk size, the number of devices or the padding.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
+import inspect
 import json
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -25,11 +26,13 @@ import numpy as np
 from jax import dtypes
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from regjax import __version__
 from regjax._checks import check_key
 from regjax._grid import Grid
 from regjax._io import atomic_write
 from regjax._progress import progress_bars
 from regjax._sweep_result import SweepResult, non_finite_members
+from regjax._tree import path_str
 
 _MEMBER_AXIS = "members"
 
@@ -129,6 +132,10 @@ class _Member:
     fn: Callable[..., Any]  # (hparams, key, *fold_masks) -> metrics
     out_shapes: Any
     traffic_bytes: float | None  # XLA's "bytes accessed" estimate, None if unknown
+    program_digest: str = ""  # sha256 of the traced program and the arrays it captures
+    # compiled chunk programs, keyed (n_fold_args, devices, width); they live as long
+    # as this trace does, and so no longer than the user's train_fn
+    programs: dict[Any, Any] = dataclasses.field(default_factory=dict, repr=False)
 
 
 def _signature(grid: Grid, key: jax.Array, fold_args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -143,9 +150,82 @@ def _signature(grid: Grid, key: jax.Array, fold_args: tuple[Any, ...]) -> tuple[
     return (tree, *((tuple(a.shape), a.dtype) for a in specs))
 
 
-@functools.lru_cache(maxsize=32)
+# Traces are cached per train_fn without owning it: an entry is dropped when the user's
+# function is, with its closure and the arrays the trace captured. (An lru_cache keyed
+# on the function kept them alive for the life of the process.)
+_TRACES: weakref.WeakKeyDictionary[Any, dict[Any, _Member]] = weakref.WeakKeyDictionary()
+_METHOD_TRACES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_TRACES_PER_FUNCTION = 32
+
+
+def _traces_of(train_fn: Callable[..., Any]) -> dict[Any, _Member] | None:
+    """``train_fn``'s cache of traces, held weakly on it; None if it cannot be held so."""
+    try:
+        if inspect.ismethod(train_fn):
+            # `obj.method` is a new object at every access: key on the object and function
+            per_self = _METHOD_TRACES.setdefault(train_fn.__self__, weakref.WeakKeyDictionary())
+            return per_self.setdefault(train_fn.__func__, {})
+        return _TRACES.setdefault(train_fn, {})
+    except TypeError:  # unhashable or not weakly referenceable: trace on every run
+        return None
+
+
 def _trace_member(train_fn: Callable[..., Any], folds_given: bool, signature: Any) -> _Member:
     """Traces ``train_fn`` for one member; cached so a second `run` traces nothing."""
+    cache = _traces_of(train_fn)
+    if cache is not None and (folds_given, signature) in cache:
+        return cache[folds_given, signature]
+    member = _trace_member_uncached(train_fn, folds_given, signature)
+    if cache is not None:
+        if len(cache) >= _TRACES_PER_FUNCTION:
+            del cache[next(iter(cache))]
+        cache[folds_given, signature] = member
+    return member
+
+
+def _as_bytes(a: Any) -> bytes:
+    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+        a = jax.random.key_data(a)
+    a = np.ascontiguousarray(np.asarray(a))
+    return f"{a.shape}{a.dtype}".encode() + a.tobytes()
+
+
+def _hash_consts(jaxpr: Any, h: Any) -> None:
+    """Hashes the constants a jaxpr captures, nested jaxprs' (an inner jit's) included."""
+    for value in getattr(jaxpr, "consts", ()):
+        h.update(_as_bytes(value))
+    inner = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in getattr(inner, "eqns", ()):
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, tuple | list) else (param,):
+                if isinstance(sub, jax.extend.core.ClosedJaxpr | jax.extend.core.Jaxpr):
+                    _hash_consts(sub, h)
+
+
+def _program_digest(closed: Any, lowered: Any, out_shapes: Any) -> str:
+    """A digest of one member's program: what a checkpoint was computed by.
+
+    The StableHLO text (or the jaxpr, if it could not be lowered) covers the
+    operations, shapes, dtypes and the JAX version's lowering; large constants are
+    elided from the text and hashed as bytes instead.
+    """
+    h = hashlib.sha256()
+    text = None
+    if lowered is not None:
+        try:
+            module = lowered.compiler_ir("stablehlo")
+            text = module.operation.get_asm(enable_debug_info=False, large_elements_limit=16)
+        except Exception:  # the text is a fingerprint; the jaxpr below serves as well
+            text = None
+    h.update((str(closed.jaxpr) if text is None else text).encode())
+    h.update(str(jax.tree.structure(out_shapes)).encode())
+    _hash_consts(closed, h)
+    return h.hexdigest()
+
+
+def _trace_member_uncached(
+    train_fn: Callable[..., Any], folds_given: bool, signature: Any
+) -> _Member:
     tree, *leaf_specs = signature
     avals = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in leaf_specs])
     if folds_given:
@@ -169,11 +249,15 @@ def _trace_member(train_fn: Callable[..., Any], folds_given: bool, signature: An
         return jax.tree.unflatten(out_tree, flat_fn(*jax.tree.leaves(args)))
 
     try:
-        cost = jax.jit(member).lower(*avals).cost_analysis()
+        lowered = jax.jit(member).lower(*avals)
+    except Exception:  # lowering here serves the estimate and the digest, both optional
+        lowered = None
+    try:
+        cost = lowered.cost_analysis() if lowered is not None else None
         traffic = float(cost["bytes accessed"]) if cost and "bytes accessed" in cost else None
     except Exception:  # a cost estimate is optional; without one, members are vmapped
         traffic = None
-    return _Member(member, out_shapes, traffic)
+    return _Member(member, out_shapes, traffic, _program_digest(closed, lowered, out_shapes))
 
 
 def _vmap_width(
@@ -198,9 +282,15 @@ def _vmap_width(
     return min(requested, n_members)
 
 
-@functools.lru_cache(maxsize=32)
 def _program(member: _Member, n_fold_args: int, devices: tuple[Any, ...], width: int) -> Any:
-    """The jitted program over one chunk; cached so a second `run` reuses it."""
+    """The jitted program over one chunk; cached on the trace so a second `run` reuses it."""
+    key = (n_fold_args, devices, width)
+    if key not in member.programs:
+        member.programs[key] = _build_program(member, n_fold_args, devices, width)
+    return member.programs[key]
+
+
+def _build_program(member: _Member, n_fold_args: int, devices: tuple[Any, ...], width: int) -> Any:
 
     def local(hparams: Any, keys: Any, *fold_args: Any) -> Any:
         def one(args: Any) -> Any:
@@ -257,37 +347,131 @@ def _check_outputs(out_shapes: Any) -> None:
         )
 
 
-def _fingerprint(grid: Grid, key: jax.Array, chunk: int, width: int, folds: Folds | None) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([grid.names, grid.shape, chunk, width]).encode())
+_MANIFEST_FORMAT = 2
+
+# What each manifest entry records, as the refusal to resume names it.
+_MANIFEST_WHAT = {
+    "format": "the checkpoint format",
+    "regjax_version": "the regjax version",
+    "train_fn": "train_fn's traced program (its code, the arrays it captures, or the JAX version)",
+    "metrics": "the metrics train_fn returns (their names, shapes or dtypes)",
+    "grid": "the grid",
+    "key": "the key",
+    "folds": "the folds (train or validation masks)",
+    "chunk_size": "the chunk size (from chunk_size, vmap_size and the number of devices)",
+    "vmap_size": "vmap_size",
+}
+
+
+def _manifest(
+    member: _Member, grid: Grid, key: jax.Array, folds: Folds | None, chunk: int, width: int
+) -> dict[str, Any]:
+    """What a checkpoint's chunks were computed from; a resume must match it exactly."""
+    grid_hash = hashlib.sha256()
     for name in grid.names:
-        h.update(np.ascontiguousarray(grid[name]).tobytes())
-    raw = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    h.update(np.asarray(raw).tobytes())
+        grid_hash.update(name.encode() + b"\0" + _as_bytes(grid[name]))
+    folds_hash = None
     if folds is not None:
-        h.update(np.packbits(folds.val).tobytes())
-    return h.hexdigest()
+        h = hashlib.sha256(_as_bytes(np.asarray(folds.train, bool)))
+        h.update(_as_bytes(np.asarray(folds.val, bool)))
+        folds_hash = h.hexdigest()
+    manifest = {
+        "format": _MANIFEST_FORMAT,
+        "regjax_version": __version__,
+        "train_fn": member.program_digest,
+        "metrics": [
+            [path_str(path), list(leaf.shape), str(leaf.dtype)]
+            for path, leaf in jax.tree_util.tree_flatten_with_path(member.out_shapes)[0]
+        ],
+        "grid": {
+            "names": list(grid.names),
+            "shape": list(grid.shape),
+            "sha256": grid_hash.hexdigest(),
+        },
+        "key": hashlib.sha256(str(key.dtype).encode() + _as_bytes(key)).hexdigest(),
+        "folds": folds_hash,
+        "chunk_size": chunk,
+        "vmap_size": width,
+    }
+    return json.loads(json.dumps(manifest))  # as it reads back from the file
 
 
 class _ChunkStore:
     """Finished chunks on disk, so an interrupted sweep resumes where it stopped."""
 
-    def __init__(self, directory: str, fingerprint: str, n_leaves: int):
+    where = "regjax.sweep.run(checkpoint_dir=...)"
+
+    def __init__(self, directory: str):
         self.directory = directory
-        self.n_leaves = n_leaves
-        os.makedirs(directory, exist_ok=True)
-        manifest = os.path.join(directory, "manifest.json")
-        if os.path.exists(manifest):
-            with open(manifest) as f:
-                found = json.load(f).get("fingerprint")
-            if found != fingerprint:
+        self.manifest_path = os.path.join(directory, "manifest.json")
+        self.found: dict[str, Any] | None = None
+        self.expected: list[tuple[str, tuple[int, ...], np.dtype]] = []
+        if os.path.isfile(self.manifest_path):
+            try:
+                with open(self.manifest_path) as f:
+                    found = json.load(f)
+            except (OSError, ValueError) as e:
                 raise ValueError(
-                    f"`regjax.sweep.run(checkpoint_dir=...)`: {directory} holds the chunks of a "
-                    "different sweep (grid, key, folds, chunk_size or vmap_size differ). Use a new "
-                    "directory, or delete it to start over."
-                )
-        else:
-            atomic_write(manifest, lambda f: json.dump({"fingerprint": fingerprint}, f), text=True)
+                    f"`{self.where}`: {self.manifest_path} cannot be read ({e}). "
+                    + self._start_over()
+                ) from e
+            self.found = found if isinstance(found, dict) else {}
+        elif os.path.isdir(directory) and any(
+            name.startswith("chunk_") for name in os.listdir(directory)
+        ):
+            raise ValueError(
+                f"`{self.where}`: {directory} holds chunk files but no manifest.json, so "
+                "what computed them is unknown. " + self._start_over()
+            )
+
+    def _start_over(self) -> str:
+        return (
+            f"To start over, delete {self.directory} (or pass a new checkpoint_dir); "
+            "to resume, rerun exactly the call that wrote it."
+        )
+
+    def stored_width(self) -> int | None:
+        """The vmap width the finished chunks were computed at, if this is a resume."""
+        if self.found is None or self.found.get("format") != _MANIFEST_FORMAT:
+            return None
+        width = self.found.get("vmap_size")
+        return width if isinstance(width, int) and not isinstance(width, bool) else None
+
+    def open(self, manifest: dict[str, Any]) -> None:
+        """Checks that the directory holds this sweep's chunks, or claims it for them."""
+        chunk = manifest["chunk_size"]
+        self.expected = [
+            (name, (chunk, *shape), np.dtype(dtype)) for name, shape, dtype in manifest["metrics"]
+        ]
+        if self.found is None:
+            os.makedirs(self.directory, exist_ok=True)
+            atomic_write(self.manifest_path, lambda f: json.dump(manifest, f, indent=1), text=True)
+            return
+        if self.found.get("format") != _MANIFEST_FORMAT:
+            raise ValueError(
+                f"`{self.where}`: {self.directory} holds the chunks of a different sweep, "
+                "written by an older regjax whose checkpoints record too little to be "
+                "checked. " + self._start_over()
+            )
+        differ = []
+        for field, what in _MANIFEST_WHAT.items():
+            stored, now = self.found.get(field), manifest[field]
+            if stored == now:
+                continue
+            if field == "metrics":
+                differ.append(f"{what}: stored ({_describe(stored)}), now ({_describe(now)})")
+            elif field in ("regjax_version", "chunk_size", "vmap_size"):
+                differ.append(f"{what}: stored {stored}, now {now}")
+            else:
+                differ.append(what)
+        if differ:
+            raise ValueError(
+                f"`{self.where}`: {self.directory} holds the chunks of a different sweep; "
+                "these differ from the sweep that wrote it: "
+                + "; ".join(differ)
+                + ". "
+                + self._start_over()
+            )
 
     def _path(self, index: int) -> str:
         return os.path.join(self.directory, f"chunk_{index:06d}.npz")
@@ -296,12 +480,46 @@ class _ChunkStore:
         path = self._path(index)
         if not os.path.exists(path):
             return None
-        with np.load(path) as data:
-            return [data[f"leaf_{i}"] for i in range(self.n_leaves)]
+        names = [f"leaf_{i}" for i in range(len(self.expected))]
+        try:
+            with np.load(path) as data:
+                files = sorted(data.files)
+                leaves = [data[name] for name in names] if files == sorted(names) else None
+        except Exception as e:  # a truncated or foreign file: say which, and what to do
+            problem = f"it cannot be read ({type(e).__name__}: {e})"
+        else:
+            if leaves is None:
+                problem = f"it holds {len(files)} arrays where this sweep has {len(names)}"
+            else:
+                problem = ""
+                for leaf, (name, shape, dtype) in zip(leaves, self.expected, strict=True):
+                    if leaf.shape != shape or leaf.dtype != dtype:
+                        problem = (
+                            f"metric {name or 'metric'!r} there has shape {leaf.shape} and "
+                            f"dtype {leaf.dtype}, where this sweep computes {shape} and {dtype}"
+                        )
+                        break
+        if problem:
+            raise ValueError(
+                f"`{self.where}`: {path} is not a chunk of this sweep: {problem}. "
+                + self._start_over()
+            )
+        return leaves
 
     def save(self, index: int, leaves: Sequence[np.ndarray]) -> None:
         arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
         atomic_write(self._path(index), lambda f: np.savez(f, **arrays))
+
+
+def _describe(metrics: Any) -> str:
+    """``name:float32[3], ...``: a manifest's metrics, as a refusal shows them."""
+    try:
+        return ", ".join(
+            f"{name or 'metric'}:{dtype}[{','.join(str(d) for d in shape)}]"
+            for name, shape, dtype in metrics
+        )
+    except (TypeError, ValueError):
+        return repr(metrics)
 
 
 def run(
@@ -358,8 +576,14 @@ def run(
     Resuming: with ``checkpoint_dir``, each finished chunk is written
     atomically. Rerunning the same call after an interruption (Ctrl-C, a
     killed process) loads the finished chunks and computes only the rest; the
-    result is identical to an uninterrupted run. A directory holding another
-    sweep is refused.
+    result is identical to an uninterrupted run. The directory's
+    ``manifest.json`` records what computed its chunks: a digest of the traced
+    ``train_fn`` (its operations and the arrays it captures), its metrics'
+    names, shapes and dtypes, the grid, key, folds, chunk size, vmap width and
+    the regjax version. A rerun that differs in any of them is refused with a
+    ``ValueError`` saying what differs; a chunk file whose arrays do not fit
+    is refused too. Without ``vmap_size``, a resume uses the width recorded
+    in the manifest.
 
     Divergence: a member whose metrics are NaN or inf is marked in
     ``result.diverged``; the other members are unaffected (vmapped members
@@ -375,7 +599,8 @@ def run(
       chunk_size: members per chunk (>= 1); default all at once.
       devices: devices to shard members across; default ``jax.local_devices()``.
       progress: show a progress bar (tqdm) on a terminal.
-      checkpoint_dir: directory for finished chunks, to resume from.
+      checkpoint_dir: directory for finished chunks, to resume from; delete it
+        (or pass a new one) to start over.
       vmap_size: members vmapped together on one device (>= 1; 1 runs them
         one after another); default chosen per platform and model, as above.
 
@@ -452,6 +677,13 @@ def run(
                 f"`{where}(train_fn=...)` must return a pytree of arrays (metrics); {e}"
             ) from e
         raise
+    store = None
+    if checkpoint_dir is not None:
+        store = _ChunkStore(os.fspath(checkpoint_dir))
+        if vmap_size is None:
+            # The finished chunks' width, not a fresh (optional, platform-dependent)
+            # estimate that could differ and so change the last bits of the rest.
+            vmap_size = store.stored_width()
     # Each device gets `per_device` members per chunk, a multiple of the vmap width;
     # the last chunk is padded to the same size, so every chunk has one compile.
     per_device = -(-chunk // n_dev)
@@ -466,15 +698,9 @@ def run(
         idx = np.minimum(np.arange(index * chunk, (index + 1) * chunk), n - 1)
         return (*member_inputs(idx), *fold_args)
 
-    out_leaves_shapes, out_tree = jax.tree.flatten(member.out_shapes)
-
-    store = None
-    if checkpoint_dir is not None:
-        store = _ChunkStore(
-            os.fspath(checkpoint_dir),
-            _fingerprint(grid, key, chunk, width, folds),
-            len(out_leaves_shapes),
-        )
+    out_tree = jax.tree.structure(member.out_shapes)
+    if store is not None:
+        store.open(_manifest(member, grid, key, folds, chunk, width))
 
     collected: list[list[np.ndarray]] = []
     with progress_bars(enabled=progress, n_chunks=n_chunks, n_members=n) as bars:

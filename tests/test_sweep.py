@@ -1,5 +1,6 @@
 """regjax.sweep: grids, vmapped runs against Python loops, chunks, devices, resume."""
 
+import gc
 import itertools
 import logging
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -91,6 +93,72 @@ def test_run_equals_python_loop_and_compiles_once():
     )
     assert len(TRACES) == 0
     assert again.metrics["w"].shape == (6, 5)
+
+
+def test_the_trace_cache_does_not_keep_train_fn_or_its_arrays_alive():
+    size = 2**22  # a 16 MB float32 array captured by train_fn's closure
+
+    def make():
+        captured = jnp.ones(size, jnp.float32)
+
+        def train(hp, key):
+            TRACES.append(1)
+            return {"s": jnp.sum(captured) * hp["lam"]}
+
+        return train
+
+    train = make()
+    alive = weakref.ref(train)
+    g = sweep.grid(lam=[1.0, 2.0])
+    TRACES.clear()
+    for _ in range(2):  # the second run reuses the first one's trace while train lives
+        result = sweep.run(train, g, jax.random.key(0), progress=False)
+    assert len(TRACES) == 1
+    np.testing.assert_array_equal(result.metrics["s"], [float(size), 2.0 * size])
+    del train
+    gc.collect()
+    assert alive() is None
+    assert not [a for a in jax.live_arrays() if a.shape == (size,)]
+
+
+class _Model:
+    def __init__(self, scale):
+        self.scale = jnp.asarray(scale)
+
+    def train(self, hp, key):
+        TRACES.append(1)
+        return {"s": self.scale * hp["lam"]}
+
+
+class _Slotted:
+    __slots__ = ("scale",)  # no __weakref__: cannot be cached without being owned
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, hp, key):
+        TRACES.append(1)
+        return {"s": self.scale * hp["lam"]}
+
+
+def test_bound_methods_are_cached_per_object_and_freed_with_it():
+    g = sweep.grid(lam=[1.0, 2.0])
+    model = _Model(3.0)
+    alive = weakref.ref(model)
+    TRACES.clear()
+    for _ in range(2):  # `model.train` is a new object each time, the same method
+        result = sweep.run(model.train, g, jax.random.key(0), progress=False)
+    assert len(TRACES) == 1
+    np.testing.assert_array_equal(result.metrics["s"], [3.0, 6.0])
+    del model
+    gc.collect()
+    assert alive() is None
+    TRACES.clear()
+    slotted = _Slotted(2.0)
+    for _ in range(2):  # not weakly referenceable: run, traced each time, never kept
+        result = sweep.run(slotted, g, jax.random.key(0), progress=False)
+    assert len(TRACES) == 2
+    np.testing.assert_array_equal(result.metrics["s"], [2.0, 4.0])
 
 
 def test_chunks_give_the_same_results_with_one_compile(caplog):

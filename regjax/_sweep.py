@@ -24,6 +24,7 @@ import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 from jax import dtypes
+from jax.experimental import checkify as _checkify
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from regjax import __version__
@@ -522,6 +523,38 @@ def _describe(metrics: Any) -> str:
         return repr(metrics)
 
 
+def _is_checkified(out_shapes: Any) -> bool:
+    """True if train_fn returns ``(error, metrics)``, as a checkified function does."""
+    return (
+        isinstance(out_shapes, tuple)
+        and len(out_shapes) == 2
+        and isinstance(out_shapes[0], _checkify.Error)
+    )
+
+
+def _raise_failed_checks(out_tree: Any, leaves: list[np.ndarray], start: int, grid: Grid) -> None:
+    """Raises naming every member of a finished chunk whose checkify check failed."""
+    count = min(len(leaves[0]), len(grid) - start)  # the chunk's members, padding dropped
+    error, _ = jax.tree.unflatten(out_tree, [a[:count] for a in leaves])
+    if error.get_exception() is None:
+        return
+    failed = []
+    for i in range(count):
+        message = jax.tree.map(lambda a, i=i: a[i], error).get()
+        if message is not None:
+            failed.append(f"member {start + i} {grid.member(start + i)}: {message}")
+    shown = 10
+    more = f"\n  ... and {len(failed) - shown} more" if len(failed) > shown else ""
+    raise ValueError(
+        "`regjax.sweep.run(train_fn=...)`: a check inside train_fn failed for "
+        f"{len(failed)} grid member(s) (of members {start} to {start + count - 1}; the "
+        "sweep stops at the first chunk with a failure):\n  "
+        + "\n  ".join(failed[:shown])
+        + more
+        + "\nFix or remove these grid values."
+    )
+
+
 def run(
     train_fn: Callable[..., Any],
     grid: Grid,
@@ -584,6 +617,13 @@ def run(
     ``ValueError`` saying what differs; a chunk file whose arrays do not fit
     is refused too. Without ``vmap_size``, a resume uses the width recorded
     in the manifest.
+
+    Checks: a traced hyperparameter cannot fail regjax's argument checks at
+    trace time. Pass ``regjax.checks.checkify(train_fn)`` (or any function
+    returning ``(checkify error, metrics)``) and ``run`` raises a
+    ``ValueError`` after the first chunk with a failed check, naming each bad
+    member's index and grid values; if every check passes, the result holds
+    the metrics alone.
 
     Divergence: a member whose metrics are NaN or inf is marked in
     ``result.diverged``; the other members are unaffected (vmapped members
@@ -699,6 +739,7 @@ def run(
         return (*member_inputs(idx), *fold_args)
 
     out_tree = jax.tree.structure(member.out_shapes)
+    checked = _is_checkified(member.out_shapes)
     if store is not None:
         store.open(_manifest(member, grid, key, folds, chunk, width))
 
@@ -711,11 +752,15 @@ def run(
                 leaves = [np.asarray(a) for a in jax.tree.leaves(out)]
                 if store is not None:
                     store.save(index, leaves)
+            if checked:
+                _raise_failed_checks(out_tree, leaves, index * chunk, grid)
             collected.append(leaves)
             bars.chunk_done()
 
     stacked = [np.concatenate(parts)[:n] for parts in zip(*collected, strict=True)]
     metrics = jax.tree.unflatten(out_tree, stacked)
+    if checked:  # every check passed: the metrics are what train_fn returned beside them
+        metrics = metrics[1]
     return SweepResult(grid, metrics, diverged=non_finite_members(metrics, n))
 
 

@@ -5,7 +5,8 @@ Concrete bad values (a negative Python float, an ``l1_ratio`` of 1.5) raise a
 one member of a vmapped λ grid, cannot raise at trace time. Wrap the function
 that receives it with :func:`checkify` to get those checks as a
 ``jax.experimental.checkify`` error instead; under ``jax.vmap`` the error names
-the grid member that is bad.
+the grid member that is bad, and ``regjax.sweep.run(checkify(train_fn), ...)``
+raises a ``ValueError`` naming the bad members' indices and grid values.
 """
 
 from __future__ import annotations

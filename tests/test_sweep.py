@@ -14,6 +14,7 @@ import weakref
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import regjax
@@ -299,6 +300,61 @@ def test_divergence_is_isolated():
     for i in (0, 2):
         np.testing.assert_array_equal(with_bad.metrics["w"][i], without.metrics["w"][i])
     assert with_bad.best("loss") in ({"lr": pytest.approx(0.05)}, {"lr": pytest.approx(0.1)})
+
+
+def _train_with_weight_decay(hp, key):
+    """SGD with decoupled weight decay ``hp["wd"]``: checked >= 0 under regjax.checks."""
+    tx = optax.chain(
+        optax.sgd(0.05), regjax.transforms.decoupled_weight_decay(hp["wd"], learning_rate=0.05)
+    )
+    w = jax.random.normal(key, (5,))
+
+    def step(carry, _):
+        w, state = carry
+        g = jax.grad(lambda w: jnp.mean((X @ w - Y) ** 2))(w)
+        updates, state = tx.update(g, state, w)
+        return (optax.apply_updates(w, updates), state), None
+
+    (w, _), _ = jax.lax.scan(step, (w, tx.init(w)), None, length=20)
+    return {"loss": jnp.mean((X @ w - Y) ** 2)}
+
+
+def test_checkified_train_fn_raises_naming_the_bad_members():
+    checked = regjax.checks.checkify(_train_with_weight_decay)
+    key = jax.random.key(0)
+    bad = sweep.grid(wd=[0.0, 0.01, -1.0, 0.1, -0.5])
+    for chunk in (None, 2):  # the members are named by their index in the whole grid
+        with pytest.raises(ValueError, match=r"regjax\.sweep\.run\(train_fn=\.\.\.\)`") as info:
+            sweep.run(checked, bad, key, chunk_size=chunk, progress=False)
+        message = str(info.value)
+        assert "member 2 {'wd': -1.0}" in message
+        assert "decoupled_weight_decay(weight_decay=...)` must be finite and >= 0" in message
+        assert "member 0 " not in message and "member 1 " not in message
+        assert ("member 4 {'wd': -0.5}" in message) == (chunk is None)
+    # All members pass: the metrics are train_fn's, as from a loop of the unchecked function.
+    good = sweep.grid(wd=[0.0, 0.01, 0.1])
+    result = sweep.run(checked, good, key, progress=False)
+    assert list(result.metrics) == ["loss"]
+    single = jax.jit(_train_with_weight_decay)
+    loop = [
+        single({"wd": jnp.float32(v)}, jax.random.fold_in(key, i))["loss"]
+        for i, v in enumerate([0.0, 0.01, 0.1])
+    ]
+    np.testing.assert_allclose(result.metrics["loss"], np.stack(loop), rtol=1e-6)
+
+
+def test_checkified_train_fn_with_folds_names_the_member():
+    folds = sweep.kfold(jax.random.key(1), 64, 2)
+
+    def fit(hp, key, fold):
+        train, _ = fold
+        w = regjax.prox.l1(jnp.ones(5), hp["lam"])
+        return {"m": jnp.sum(train.astype(jnp.float32)) * jnp.sum(w)}
+
+    grid = sweep.grid(lam=[0.1, -1.0])
+    with pytest.raises(ValueError, match=r"member 1 \{'lam': -1\.0\}") as info:
+        sweep.run(regjax.checks.checkify(fit), grid, jax.random.key(0), folds=folds, progress=False)
+    assert "prox.l1" in str(info.value)
 
 
 def test_result_table_dataframe_save_load_and_plots(tmp_path):

@@ -26,6 +26,10 @@ class EarlyStoppingState(NamedTuple):
       min_delta: the minimum improvement, as a float array.
       sign: +1 for ``mode="min"``, -1 for ``mode="max"``.
 
+    The float fields have JAX's default float dtype when :func:`init` ran:
+    float32, or float64 under ``jax_enable_x64``, so float64 metrics are
+    compared in float64.
+
     References:
       Prechelt, L. (1998). Early Stopping - But When? In Neural Networks:
       Tricks of the Trade. https://doi.org/10.1007/3-540-49430-8_3
@@ -100,16 +104,19 @@ def init(
     check_nonnegative(min_delta, where=where, name="min_delta")
     sign = 1.0 if mode == "min" else -1.0
     snapshot = jax.tree.map(jnp.asarray, params) if keep_best else ()
+    # The default float (float64 under x64): a fixed float32 would round float64
+    # metrics, and two that differ below float32's resolution would compare equal.
+    dtype = jnp.dtype(jnp.result_type(float))
     return EarlyStoppingState(
-        best_metric=jnp.asarray(sign * np.inf, jnp.float32),
+        best_metric=jnp.asarray(sign * np.inf, dtype),
         best_params=snapshot,
         best_step=jnp.asarray(-1, jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         wait=jnp.asarray(0, jnp.int32),
         stopped=jnp.asarray(False),
         patience=jnp.asarray(patience, jnp.int32),
-        min_delta=jnp.asarray(min_delta, jnp.float32),
-        sign=jnp.asarray(sign, jnp.float32),
+        min_delta=jnp.asarray(min_delta).astype(dtype),
+        sign=jnp.asarray(sign, dtype),
     )
 
 
@@ -157,9 +164,24 @@ def update(
             f"`{where}(params=...)` is required: the state keeps a snapshot of the best "
             "params. Pass the current params, or use `init(..., keep_best=False)`."
         )
-    metric = jnp.asarray(metric, jnp.float32)
+    dtype = state.best_metric.dtype
+    # a Python number is taken in the state's dtype, as JAX's weak typing would
+    metric = jnp.asarray(metric, dtype) if type(metric) in (int, float) else jnp.asarray(metric)
     if metric.shape != ():
         raise ValueError(f"`{where}(metric=...)` must be a scalar; got shape {metric.shape}.")
+    if not (
+        jnp.issubdtype(metric.dtype, jnp.integer)
+        or jnp.issubdtype(metric.dtype, jnp.bool_)
+        or (jnp.issubdtype(metric.dtype, jnp.floating) and jnp.can_cast(metric.dtype, dtype))
+    ):
+        # The carry keeps init's dtype; rounding the metric into it would be silent.
+        raise TypeError(
+            f"`{where}(metric=...)` must be a real number that the state's {dtype} holds "
+            f"exactly; got dtype {metric.dtype}. The state has the default float of the "
+            "moment `regjax.early_stopping.init` ran: create it under the same "
+            "`jax_enable_x64` setting as the metric."
+        )
+    metric = metric.astype(dtype)
     # In "max" mode sign = -1 turns "larger is better" into "smaller is better".
     improved = state.sign * metric < state.sign * state.best_metric - state.min_delta
     running = ~state.stopped

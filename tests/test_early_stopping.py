@@ -151,3 +151,33 @@ def test_traced_bad_patience_is_reported_by_checkify():
 
     err, _ = jax.vmap(regjax.checks.checkify(f))(jnp.array([1, -2, 3]))
     assert "at mapped index 1" in err.get()
+
+
+def test_float64_metrics_are_compared_in_float64_under_x64():
+    # 1 - 1e-12 rounds to 1.0 in float32: there, the second update would not improve.
+    metrics = [1.0, 1.0 - 1e-12, 1.0 - 2e-12, 1.0 - 2e-12]
+    with jax.enable_x64(True):
+        for min_delta in (0.0, 5e-13, 2e-12):
+            stop, best, best_i = reference(metrics, patience=1, min_delta=min_delta)
+            es = early_stopping.init(jnp.zeros((), jnp.float64), patience=1, min_delta=min_delta)
+            stopped_at = None
+            for i, m in enumerate(metrics):
+                es = early_stopping.update(es, jnp.float64(m), jnp.float64(m))
+                if stopped_at is None and bool(es.stopped):
+                    stopped_at = i
+            assert es.best_metric.dtype == jnp.float64 and es.min_delta.dtype == jnp.float64
+            assert (stopped_at, float(es.best_metric), int(es.best_step)) == (stop, best, best_i)
+            assert float(es.best_params) == best
+        assert float(np.float32(metrics[1])) == 1.0  # the case float32 cannot tell apart
+
+
+def test_a_metric_the_state_cannot_hold_is_refused():
+    es = early_stopping.init((), patience=1, keep_best=False)  # float32 state
+    with jax.enable_x64(True):
+        with pytest.raises(TypeError, match=r"early_stopping.update\(metric=...\)` must be a real"):
+            early_stopping.update(es, jnp.float64(0.5))
+        assert early_stopping.update(es, 0.5).best_metric.dtype == jnp.float32  # a Python float
+    with pytest.raises(TypeError, match="got dtype complex64"):
+        early_stopping.update(es, jnp.complex64(1.0))
+    half = early_stopping.update(es, jnp.float16(0.5))  # exact in float32
+    assert half.best_metric.dtype == jnp.float32 and float(half.best_metric) == 0.5

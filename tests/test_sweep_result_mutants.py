@@ -1,0 +1,168 @@
+"""SweepResult's bookkeeping against NumPy, written to kill the mutants of
+regjax/_sweep_result.py that the other tests let survive (see MUTANTS.md)."""
+
+import numpy as np
+import pytest
+
+from regjax import sweep
+
+
+def _grid3():
+    return sweep.grid(lam=[0.01, 0.1, 1.0])
+
+
+def test_diverged_flags_against_a_numpy_loop():
+    g = sweep.grid(lam=[0.01, 0.1, 1.0, 10.0])
+    loss = np.array([[0.1, 0.2], [np.nan, 0.3], [0.4, 0.5], [0.6, 0.7]])
+    acc = np.array([0.9, 0.8, np.inf, 0.7], np.float32)
+    steps = np.array([3, 4, 5, 6])  # integers cannot be NaN: never a reason
+    flag = np.array([False, False, False, True])
+    ok_bool = np.array([True, True, True, True])  # a bool not named "diverged"
+    metrics = {"val": {"loss": loss, "diverged": flag}, "acc": acc, "n": steps, "ok": ok_bool}
+    r = sweep.SweepResult(g, metrics)
+    expected = np.zeros(len(g), bool)
+    for i in range(len(g)):
+        expected[i] = not np.isfinite(loss[i]).all() or not np.isfinite(acc[i]) or bool(flag[i])
+    np.testing.assert_array_equal(r.diverged, expected)
+    assert r.diverged.dtype == np.bool_
+
+
+def test_a_diverged_flag_with_a_fold_axis_flags_the_member():
+    g = _grid3()
+    flag = np.array([[False, False], [False, True], [False, False]])
+    r = sweep.SweepResult(g, {"loss": np.ones((3, 2)), "diverged": flag})
+    np.testing.assert_array_equal(r.diverged, [False, True, False])
+
+
+def test_a_float_metric_named_diverged_is_checked_for_finiteness():
+    g = _grid3()
+    r = sweep.SweepResult(g, {"diverged": np.array([0.0, np.nan, 1.0])})
+    np.testing.assert_array_equal(r.diverged, [False, True, False])
+
+
+def test_an_explicit_diverged_is_used_as_bools():
+    g = _grid3()
+    r = sweep.SweepResult(g, {"loss": np.array([0.1, np.nan, 0.3])}, diverged=[0, 0, 1])
+    np.testing.assert_array_equal(r.diverged, [False, False, True])
+    assert r.diverged.dtype == np.bool_
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"loss": np.float64(0.5)},  # no member axis
+        {"loss": np.zeros(4)},  # leading axis is not the 3 members
+        {"a": np.zeros(3), "b": np.zeros((2, 3))},
+    ],
+)
+def test_metrics_without_a_member_axis_are_refused(metrics):
+    with pytest.raises(ValueError, match=r"SweepResult\(metrics=\.\.\.\)"):
+        sweep.SweepResult(_grid3(), metrics)
+
+
+def test_metrics_with_a_member_axis_are_accepted():
+    r = sweep.SweepResult(_grid3(), {"a": np.zeros(3), "b": np.zeros((3, 2, 2))})
+    assert r.metric("b").shape == (3, 2, 2)
+
+
+def test_metric_names_lookup_and_reshape():
+    g = sweep.grid(lam=[0.01, 0.1], p=[0.0, 0.5, 0.9])
+    loss = np.arange(6.0)
+    r = sweep.SweepResult(g, {"val": {"loss": loss}, "acc": loss + 1})
+    assert sorted(r.metric_names()) == ["acc", "val/loss"]
+    np.testing.assert_array_equal(r.metric("val/loss"), loss)
+    np.testing.assert_array_equal(r.metric("val/loss", reshape=True), loss.reshape(2, 3))
+    with pytest.raises(KeyError, match=r"no metric 'loss'"):
+        r.metric("loss")
+    bare = sweep.SweepResult(g, loss)
+    assert bare.metric_names() == ["metric"]
+    np.testing.assert_array_equal(bare.metric("metric"), loss)
+    assert bare.best("metric") == {"lam": 0.01, "p": 0.0}
+
+
+def test_best_skips_diverged_and_non_finite_members():
+    g = sweep.grid(lam=[0.01, 0.1, 1.0, 10.0])
+    loss = np.array([0.05, np.nan, 0.2, 0.3])
+    r = sweep.SweepResult(g, {"loss": loss}, diverged=[True, False, False, False])
+    # a NumPy loop over the members that are neither diverged nor NaN
+    usable = [i for i in range(4) if i != 0 and np.isfinite(loss[i])]
+    assert r.best_index("loss") == min(usable, key=lambda i: loss[i])
+    assert r.best_index("loss", mode="max") == max(usable, key=lambda i: loss[i])
+    assert r.best("loss", mode="max") == g.member(3)
+
+
+def test_no_usable_member_is_an_error():
+    r = sweep.SweepResult(_grid3(), {"loss": np.array([np.nan, 1.0, np.inf])}, diverged=[0, 1, 0])
+    with pytest.raises(ValueError, match=r"every member diverged or has a non-finite 'loss'"):
+        r.best("loss")
+
+
+def test_best_averages_every_non_member_axis():
+    g = _grid3()
+    rng = np.random.default_rng(0)
+    values = rng.uniform(size=(3, 2, 4)).astype(np.float32)
+    r = sweep.SweepResult(g, {"m": values})
+    mean = values.astype(np.float64).reshape(3, -1).mean(axis=1)
+    assert r.best_index("m") == int(np.argmin(mean))
+    assert r.best_index("m", mode="max") == int(np.argmax(mean))
+    # with more than one non-member axis there is no fold axis, so no standard error
+    with pytest.raises(ValueError, match=r"'m' has no fold axis"):
+        r.one_standard_error("m")
+
+
+def test_a_single_fold_has_no_standard_error():
+    r = sweep.SweepResult(_grid3(), {"m": np.array([[0.3], [0.1], [0.2]])})
+    assert r.best("m") == {"lam": 0.1}
+    with pytest.raises(ValueError, match=r"'m' has no fold axis"):
+        r.one_standard_error("m")
+
+
+def test_one_standard_error_tolerance_is_std_ddof1_over_sqrt_k():
+    # members just inside and just outside mean_best + se, with se from NumPy
+    g = sweep.grid(lam=[0.01, 0.1, 1.0, 10.0])
+    best = np.array([0.0, 0.1, 0.2])
+    se = best.std(ddof=1) / np.sqrt(3)
+    inside = best.mean() + 0.99 * se
+    outside = best.mean() + 1.01 * se
+    folds = np.array(
+        [
+            [1.0, 1.0, 1.0],
+            best,
+            np.full(3, inside),
+            np.full(3, outside),
+        ]
+    )
+    r = sweep.SweepResult(g, {"loss": folds})
+    assert r.one_standard_error("loss") == {"lam": 1.0}
+    assert r.one_standard_error("loss", simpler="smaller") == {"lam": 0.1}
+    r_max = sweep.SweepResult(g, {"acc": -folds})
+    assert r_max.one_standard_error("acc", mode="max") == {"lam": 1.0}
+
+
+def test_one_standard_error_excludes_diverged_members():
+    g = sweep.grid(lam=[0.01, 0.1, 1.0])
+    folds = np.array([[0.2, 0.4], [0.2, 0.4], [0.2, 0.4]])
+    r = sweep.SweepResult(g, {"loss": folds}, diverged=[False, False, True])
+    assert r.one_standard_error("loss") == {"lam": 0.1}
+
+
+def test_one_standard_error_errors_name_the_method_and_argument():
+    g2 = sweep.grid(lam=[0.01, 0.1], p=[0.0, 0.5])
+    r2 = sweep.SweepResult(g2, {"loss": np.ones((4, 3))})
+    with pytest.raises(ValueError, match=r"^`SweepResult\.one_standard_error\(by=\.\.\.\)` is req"):
+        r2.one_standard_error("loss")
+    with pytest.raises(
+        ValueError, match=r"^`SweepResult\.one_standard_error\(by=\.\.\.\)` must be"
+    ):
+        r2.one_standard_error("loss", by="rate")
+    with pytest.raises(ValueError, match=r"^`SweepResult\.one_standard_error\(simpler=\.\.\.\)`"):
+        r2.one_standard_error("loss", by="lam", simpler="bigger")
+    with pytest.raises(ValueError, match=r"^`SweepResult\.one_standard_error\(mode=\.\.\.\)`"):
+        r2.one_standard_error("loss", by="lam", mode="best")
+    assert r2.one_standard_error("loss", by="p") == {"lam": 0.01, "p": 0.5}
+
+
+def test_best_index_mode_error_names_the_method():
+    r = sweep.SweepResult(_grid3(), {"loss": np.ones(3)})
+    with pytest.raises(ValueError, match=r"^`SweepResult\.best_index\(mode=\.\.\.\)`"):
+        r.best_index("loss", mode="maximum")

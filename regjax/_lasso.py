@@ -26,6 +26,14 @@ from regjax._linear import (
 
 SOLVERS = ("auto", "fista", "path")
 
+# The solvers' own certificates come from the Gram matrix when there is one
+# (no product with X per check), where ‖y − Xw‖² = ‖y‖² − 2wᵀXᵀy + wᵀGw and
+# XᵀR = Xᵀy − Gw cancel: their rounding moves a gap by a few ε·(‖y‖² + |w|ᵀ|Xᵀy|),
+# a fraction of a percent of the smallest targets (tol = 1e-12). The returned gaps
+# are recomputed from the residual itself (``honest_gaps``), so the solvers stop
+# this far under the target for those honest gaps to meet it.
+AIM = 0.95
+
 
 class Quad(NamedTuple):
     """The least-squares part 1/(2n)‖y − Xw‖², on the Gram matrix or on X.
@@ -100,7 +108,9 @@ def enet_gap(
     XtA = XtR - b * w
     absA = jnp.abs(XtA) if mask is None else jnp.where(mask, jnp.abs(XtA), 0)
     dn = jnp.max(absA)
-    scale = jnp.where(dn > a1, a1 / jnp.where(dn > 0, dn, 1), 1)
+    # Written so that a NaN dual norm (an overflowed XᵀR) makes the gap NaN: a
+    # comparison with NaN is False, and "dn > a1" would take the scale 1.
+    scale = jnp.where(dn <= a1, 1, a1 / jnp.where(dn == 0, 1, dn))
     quad = R2 + b * w2
     gap_a = 0.5 * quad + a1 * jnp.sum(jnp.abs(w)) + 0.5 * scale**2 * quad - scale * Ry
     xtr2 = XtR * XtR if mask is None else jnp.where(mask, XtR * XtR, 0)
@@ -135,8 +145,11 @@ def _enet_prox(alpha: jax.Array, r: jax.Array, step: jax.Array, mask: Any = None
 def solve_grid(
     quad: Quad, alphas: jax.Array, r: jax.Array, tol_abs: jax.Array, max_iter: int
 ) -> tuple[jax.Array, jax.Array]:
-    """Every alpha at once, each from zero: vmapped FISTA. Returns (W (A, p), iters)."""
+    """Every alpha at once, each from zero: vmapped FISTA. Returns (W (A, p), iters).
+
+    Each stops at ``AIM * tol_abs`` (see ``AIM``)."""
     step = 1 / lipschitz_from_quad(quad)
+    tol_abs = AIM * tol_abs
 
     def one(alpha: jax.Array) -> tuple[jax.Array, jax.Array]:
         res = fista(
@@ -248,9 +261,11 @@ def solve_path(
     already active) are solved first, compacted into the smallest static
     buffer that holds them (``compact_tiers``; the masked full problem when
     none does); the KKT conditions of the full problem are then checked and
-    violators added, until the full gap is <= tol. An alpha whose starting
-    point (see below) is already certified skips all of that. Returns W (A, p)
-    and, per alpha, the FISTA iterations and screening rounds run."""
+    violators added, until the full gap is <= ``AIM * tol_abs``. An alpha whose
+    starting point (see below) is already certified, by a gap from the exact
+    gradient there, skips all of that. Returns W (A, p) and, per alpha, the
+    FISTA iterations and screening rounds run."""
+    tol_abs = AIM * tol_abs
     L_full = lipschitz_from_quad(quad)
     step = 1 / L_full
     p = quad.q.shape[0]
@@ -258,7 +273,8 @@ def solve_path(
     tiers = compact_tiers(p) if compact else ()
 
     def at_alpha(carry, alpha):
-        # xtr, xtr2: Xᵀ(y − Xw) at w_prev and w_prev2, left by their KKT checks.
+        # xtr, xtr2: Xᵀ(y − Xw) at w_prev and w_prev2, from exact gradients there
+        # (their KKT checks or their certified starts).
         w_prev, a_prev, w_prev2, a_prev2, xtr, xtr2 = carry
         c = jnp.abs(xtr - alpha * (1 - r) * quad.n * w_prev) / quad.n
         strong = (c >= r * (2 * alpha - a_prev)) | (w_prev != 0)
@@ -309,15 +325,28 @@ def solve_path(
         slope = jnp.where(span > 0, (a_prev - alpha) / jnp.where(span > 0, span, 1), 0)
         start = w_prev + slope * (w_prev - w_prev2)
         # The gradient is affine in w, so the start's residual correlations are
-        # the same extrapolation of the last two: its full gap costs no product
-        # with the data, and a certified start needs no solve at all. Only a
-        # start with w_prev's signs (and zeros) may skip it, so that a feature
-        # leaving the path is set to an exact zero by the solver.
-        xtr_start = xtr + slope * (xtr - xtr2)
-        grad_start = -xtr_start / quad.n
-        gap_start = enet_gap(quad.parts_from_grad(start, grad_start), start, alpha, r, quad.n)
+        # the same extrapolation of the last two: an estimate of its gap that
+        # costs no product with the data. Where that estimate says certified,
+        # the gap is recomputed from the exact gradient at the start (one
+        # product with G or X, far below a solve) and only that decides: an
+        # extrapolated gradient carries the rounding of every skipped alpha
+        # before it. Only a start with w_prev's signs (and zeros) may skip the
+        # solve, so that a feature leaving the path is set to an exact zero by it.
+        xtr_est = xtr + slope * (xtr - xtr2)
+        gap_est = enet_gap(quad.parts_from_grad(start, -xtr_est / quad.n), start, alpha, r, quad.n)
         same_signs = jnp.all(jnp.sign(start) == jnp.sign(w_prev))
-        gap_start = jnp.where(same_signs, gap_start, jnp.inf)
+        candidate = same_signs & (gap_est <= tol_abs)
+
+        def exact_start(_):
+            g = quad.grad(start)
+            return enet_gap(quad.parts_from_grad(start, g), start, alpha, r, quad.n), -quad.n * g
+
+        def no_start(_):
+            return jnp.asarray(jnp.inf, gap_est.dtype), xtr_est
+
+        # A start that is not certified leaves xtr_est unused: the loop's first
+        # round replaces it with an exact one.
+        gap_start, xtr_start = jax.lax.cond(candidate, exact_start, no_start, None)
         zero = jnp.zeros((), jnp.int32)
         init = (strong, start, gap_start, zero, zero, xtr_start)
         _, w, _, rounds, iters, xtr_new = jax.lax.while_loop(ocond, obody, init)
@@ -330,16 +359,41 @@ def solve_path(
     return W, iters, rounds
 
 
-def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> jax.Array:
-    """Gaps recomputed at the returned W, from all the features.
+def residual_parts(quad: Quad, W: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(‖R‖², Rᵀy, XᵀR) per row w of W, with the residuals R = y − Xw formed from X.
 
-    In float64 the Gram matrix serves: its rounding moves a gap by a few
-    ε·‖y‖², far below the smallest tolerance a path can reach (tol·‖y‖²/n
-    with tol >= 1e-12, on a gap scaled by 1/n), and it costs p² per alpha
-    instead of 2np. In lower precision the residuals come from X itself."""
-    if quad.G is None or quad.q.dtype != jnp.float64:
-        quad = quad._replace(G=None)
-    return jax.vmap(lambda w, a: enet_gap(quad.parts(w), w, a, r, quad.n))(W, alphas)
+    Computed in the widest float dtype enabled (float64 under x64, whatever the
+    dtype of X). ‖R‖² and Rᵀy are sums over R itself, not ‖y‖² − 2wᵀXᵀy + wᵀGw,
+    so the only cancellation left is the gap's own (primal minus dual, each
+    about ‖y‖²/(2n)), a few ε·‖y‖²/n. XᵀR comes from the Gram matrix when it is
+    held in that dtype (Xᵀy − Gw, p² per alpha rather than np: it enters the
+    gap through the dual point's scale, whose rounding is of that same order),
+    from R otherwise."""
+    wide = jnp.promote_types(quad.X.dtype, jax.dtypes.canonicalize_dtype(jnp.float64))
+    X, y, W = quad.X.astype(wide), quad.y.astype(wide), W.astype(wide)
+    R = y[None, :] - W @ X.T  # (A, n)
+    if quad.G is not None and quad.G.dtype == wide:
+        XtR = quad.q[None, :] - W @ quad.G  # G symmetric
+    else:
+        # (Xᵀ Rᵀ)ᵀ rather than R @ X: XLA:CPU runs the latter several times slower.
+        XtR = (X.T @ R.T).T
+    return jnp.sum(R * R, axis=1), R @ y, XtR
+
+
+def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> jax.Array:
+    """Gaps recomputed at the returned W from X and y (``residual_parts``).
+
+    Not from the Gram matrix, whose ‖y‖² − 2wᵀXᵀy + wᵀGw cancels (see ``AIM``),
+    and not from anything the solver carried: the gap of exactly the returned
+    coefficients, in float64 where x64 is enabled, in the dtype of X otherwise."""
+    R2, Ry, XtR = residual_parts(quad, W)
+    wide = R2.dtype
+    gaps = jax.vmap(
+        lambda r2, ry, xtr, w, a: enet_gap((r2, ry, xtr), w, a, r.astype(wide), quad.n.astype(wide))
+    )(R2, Ry, XtR, W.astype(wide), alphas.astype(wide))
+    # Rounded once, to the dtype of the coefficients: a relative error of that
+    # dtype's ε on the gap itself, not on ‖y‖² as computing it there would be.
+    return gaps.astype(W.dtype)
 
 
 def raise_if_nonfinite(*arrays: Any, where: str, what: str) -> None:
@@ -407,9 +461,12 @@ def lasso_path(
     and stops on scikit-learn's duality gap (Fercoq et al. 2015): at each alpha
     the solver stops once the gap is <= ``tol * ‖y‖² / n``, so equal ``tol``
     means an equal certificate. The returned gaps are recomputed over all
-    the features at the returned coefficients (not the solver's running
-    estimate; from X, or in float64 from XᵀX, whose rounding is far below the
-    target).
+    the features at the returned coefficients, from the residuals y − Xw
+    themselves (in float64 whenever x64 is enabled), not taken from the solver:
+    they are the gaps of exactly what is returned. The solvers' own gaps come
+    from XᵀX in Gram mode, whose expansion ‖y‖² − 2wᵀXᵀy + wᵀXᵀXw rounds
+    differently, so they stop at 0.95 of the target for the returned gaps to
+    meet it.
 
     Solvers (``solver=``):
 
@@ -437,7 +494,10 @@ def lasso_path(
     Gram matrix, the steps between two certificate checks add a float32
     correction G(w − a)/n to the exact gradient at the last checked point a
     (half the memory traffic per step); every certificate is exact float64.
-    An alpha whose extrapolated start is already certified is not solved.
+    An alpha whose extrapolated start is already certified is not solved:
+    the start is certified by its gap from the exact gradient there (one
+    product with XᵀX or X), never from extrapolated correlations, whose
+    rounding would build up along a run of such alphas.
 
     Args:
       X: design, shape (n_samples, n_features).

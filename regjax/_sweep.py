@@ -185,7 +185,8 @@ def _trace_member(train_fn: Callable[..., Any], folds_given: bool, signature: An
 
 
 def _as_bytes(a: Any) -> bytes:
-    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
         a = jax.random.key_data(a)
     a = np.ascontiguousarray(np.asarray(a))
     return f"{a.shape}{a.dtype}".encode() + a.tobytes()
@@ -354,7 +355,10 @@ _MANIFEST_FORMAT = 2
 _MANIFEST_WHAT = {
     "format": "the checkpoint format",
     "regjax_version": "the regjax version",
-    "train_fn": "train_fn's traced program (its code, the arrays it captures, or the JAX version)",
+    "train_fn": (
+        "train_fn's traced program (its code, the arrays it captures, the JAX version or "
+        "the platform)"
+    ),
     "metrics": "the metrics train_fn returns (their names, shapes or dtypes)",
     "grid": "the grid",
     "key": "the key",
@@ -407,6 +411,11 @@ class _ChunkStore:
         self.manifest_path = os.path.join(directory, "manifest.json")
         self.found: dict[str, Any] | None = None
         self.expected: list[tuple[str, tuple[int, ...], np.dtype]] = []
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise ValueError(
+                f"`{self.where}` must be a directory; {directory} is a file. Pass a "
+                "directory path (it is created if missing)."
+            )
         if os.path.isfile(self.manifest_path):
             try:
                 with open(self.manifest_path) as f:
@@ -534,6 +543,8 @@ def _is_checkified(out_shapes: Any) -> bool:
 
 def _raise_failed_checks(out_tree: Any, leaves: list[np.ndarray], start: int, grid: Grid) -> None:
     """Raises naming every member of a finished chunk whose checkify check failed."""
+    if not leaves:  # nothing returned, nothing checked
+        return
     count = min(len(leaves[0]), len(grid) - start)  # the chunk's members, padding dropped
     error, _ = jax.tree.unflatten(out_tree, [a[:count] for a in leaves])
     if error.get_exception() is None:

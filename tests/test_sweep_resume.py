@@ -213,3 +213,9 @@ def test_the_stored_width_is_reused_not_re_estimated(tmp_path, monkeypatch):
     np.testing.assert_array_equal(resumed.metrics["m"], lams() * np.arange(3.0, dtype=np.float32))
     with pytest.raises(ValueError, match=r"vmap_size: stored 1, now 2"):
         run(scaled, tmp_path, vmap_size=2)
+
+
+def test_a_file_as_checkpoint_dir_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match=r"checkpoint_dir=\.\.\.\)` must be a directory"):
+        run(scaled, tmp_path / "f")

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from regjax._checks import check_unit_interval
-from regjax._spectral import SpectralState, init, normalize
+from regjax._checks import check_key, check_unit_interval
+from regjax._spectral import SpectralState, _check_count, init, normalize
 from regjax._stochastic import _check_bool, _check_scalar, drop_path, dropout
 
 _PUBLIC = "regjax.flax"
@@ -75,7 +75,8 @@ def _draw_key(module: Any, rngs: Any, where: str) -> jax.Array:
     if isinstance(source, nnx.RngStream):
         return source()
     if isinstance(source, jax.Array | np.ndarray):
-        return source
+        # Checked here so that a bad key names the module's call, where it was passed.
+        return check_key(source, where=f"{where}(...)", name="rngs")
     if source is None:
         raise ValueError(
             f"`{where}`: deterministic is False but there is no key: pass `rngs=nnx.Rngs(...)` "
@@ -95,8 +96,14 @@ class _RateModule(nnx.Module):
     def _resolve(self, rate: Any, deterministic: bool | None, where: str) -> tuple[Any, bool]:
         det = self.deterministic if deterministic is None else deterministic
         det = _check_bool(det, where=where, name="deterministic")
-        r = self.rate[...] if rate is None else rate
-        return r, det
+        if rate is None:
+            return self.rate[...], det
+        # Checked here so that a bad call-time rate names the module's call,
+        # not `regjax.stochastic`'s function it is passed on to.
+        call = f"{where}(...)"
+        _check_scalar(rate, where=call, name="rate")
+        check_unit_interval(rate, where=call, name="rate")
+        return rate, det
 
     def set_view(self, deterministic: bool | None = None) -> None:
         """Used by ``nnx.view``: ``deterministic=True`` turns dropping off.
@@ -341,7 +348,16 @@ class SpectralNorm(nnx.Module):
             )
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
             raise ValueError(f"`{where}(n_iter=...)` must be an int >= 0; got {n_iter!r}.")
-        state = init(rngs.params(), param[...], n_warmup=n_warmup)
+        # Checked here, before `regjax.spectral.init`, so that errors name SpectralNorm.
+        _check_count(n_warmup, where=where, name="n_warmup")
+        kernel = param[...]
+        if not jnp.issubdtype(kernel.dtype, jnp.floating) or kernel.ndim < 2:
+            raise ValueError(
+                f"`{where}(param_name=...)`: {type(layer).__name__}.{param_name} has shape "
+                f"{kernel.shape} and dtype {kernel.dtype}; spectral normalization needs a "
+                "floating kernel with 2 or more dimensions ((in, out) or (..., in, out))."
+            )
+        state = init(rngs.params(), kernel, n_warmup=n_warmup)
         self.layer = layer
         self.param_name = param_name
         self.n_iter = n_iter

@@ -188,7 +188,28 @@ def group_lasso(
       Simon, N., Friedman, J., Hastie, T. and Tibshirani, R. (2013). A
       Sparse-Group Lasso. JCGS 22(2). https://doi.org/10.1080/10618600.2012.681250
     """
-    where = "regjax.prox.group_lasso"
+    return group_lasso_impl(
+        x,
+        threshold,
+        axis=axis,
+        group_ids=group_ids,
+        l1_ratio=l1_ratio,
+        mask=mask,
+        where="regjax.prox.group_lasso",
+    )
+
+
+def group_lasso_impl(
+    x: Any,
+    threshold: Any,
+    *,
+    axis: int | None,
+    group_ids: Any,
+    l1_ratio: Any,
+    mask: MaskLike,
+    where: str,
+) -> Any:
+    """``group_lasso`` whose errors name ``where``, the public function the user called."""
     t = _strengths(threshold, x, where=where, name="threshold")
     check_unit_interval(l1_ratio, where=where, name="l1_ratio")
 
@@ -250,10 +271,10 @@ def _svt_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, 
     return out, out_tangent
 
 
-def _nuclear_one(v: jax.Array, path: str, t: Any) -> jax.Array:
+def _nuclear_one(v: jax.Array, path: str, t: Any, *, where: str, name: str) -> jax.Array:
     if v.ndim != 2:
         raise ValueError(
-            f"`regjax.prox.nuclear(x=...)`: leaf {path or '<root>'} has shape {v.shape}; "
+            f"`{where}({name}=...)`: leaf {path or '<root>'} has shape {v.shape}; "
             "singular-value thresholding needs matrices (2-D leaves). Exclude other leaves "
             "with `mask=`."
         )
@@ -298,7 +319,11 @@ def nuclear(x: Any, threshold: Any, *, mask: MaskLike = None) -> Any:
       Estimates for Singular Value Thresholding and Spectral Estimators. IEEE
       Trans. Signal Process. 61(19). https://doi.org/10.1109/TSP.2013.2270464
     """
-    where = "regjax.prox.nuclear"
-    t = _strengths(threshold, x, where=where, name="threshold")
+    return nuclear_impl(x, threshold, mask=mask, where="regjax.prox.nuclear", name="x")
 
-    return map_masked(_nuclear_one, x, mask, t, where=where)
+
+def nuclear_impl(x: Any, threshold: Any, *, mask: MaskLike, where: str, name: str) -> Any:
+    """``nuclear`` whose errors name ``where(name=...)``, what the user called and passed."""
+    t = _strengths(threshold, x, where=where, name="threshold")
+    one = lambda v, path, ti: _nuclear_one(v, path, ti, where=where, name=name)
+    return map_masked(one, x, mask, t, where=where)

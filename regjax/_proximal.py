@@ -17,6 +17,7 @@ from regjax._transforms import (
     check_hyperparam,
     evaluate,
     increment,
+    reject_none_updates,
     require_params,
     zero_count,
 )
@@ -81,6 +82,12 @@ def _proximal(
         updates: Any, state: ProximalState, params: Any = None
     ) -> tuple[Any, ProximalState]:
         require_params(params, where=where)
+        reject_none_updates(
+            updates,
+            where=where,
+            why="a proximal step needs an update, possibly zero, for every param: pass "
+            "`jnp.zeros_like(p)` where there is none.",
+        )
         s = evaluate(strength, state.count, where=where, name="strength")
         lr = evaluate(learning_rate, state.count, where=where, name="learning_rate")
         s_tree = strength_tree(s, params, where=where, name="strength")
@@ -318,7 +325,9 @@ def proximal_group_lasso(
         check_unit_interval(l1_ratio, where=where, name="l1_ratio")
 
     def prox_fn(x: Any, t: Any) -> Any:
-        return _prox.group_lasso(x, t, axis=axis, group_ids=group_ids, l1_ratio=l1_ratio)
+        return _prox.group_lasso_impl(
+            x, t, axis=axis, group_ids=group_ids, l1_ratio=l1_ratio, mask=None, where=where
+        )
 
     return _proximal(prox_fn, strength, learning_rate, mask, where=where, extra_check=check)
 
@@ -359,10 +368,14 @@ def proximal_nuclear(
       Thresholding Algorithm for Matrix Completion. SIAM J. Optim. 20(4).
       https://doi.org/10.1137/080738970
     """
+    where = "regjax.transforms.proximal_nuclear"
     return _proximal(
-        lambda x, t: _prox.nuclear(x, t),
+        # The leaves it sees are params + updates; a wrong shape is the params'.
+        lambda x, t: _prox.nuclear_impl(
+            x, t, mask=None, where=f"{where}(...).update", name="params"
+        ),
         strength,
         learning_rate,
         mask,
-        where="regjax.transforms.proximal_nuclear",
+        where=where,
     )

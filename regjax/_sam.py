@@ -20,6 +20,7 @@ from regjax._transforms import (
     check_hyperparam,
     evaluate,
     increment,
+    reject_none_updates,
     require_params,
     zero_count,
 )
@@ -192,6 +193,12 @@ def sam(
                 f"`{where}(...).update(grad_fn=...)` must be a callable params -> grads; got "
                 f"{type(grad_fn).__name__}."
             )
+        reject_none_updates(
+            updates,
+            where=where,
+            why="SAM needs the gradient of every param: pass `jnp.zeros_like(p)` where there "
+            "is none, and keep those params out of the perturbation with `mask=`.",
+        )
         new_state = SAMState(count=increment(state.count))
         if isinstance(rho, int | float) and rho == 0:
             return updates, new_state

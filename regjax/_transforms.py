@@ -68,6 +68,19 @@ def require_params(params: Any, *, where: str) -> None:
         )
 
 
+def reject_none_updates(updates: Any, *, where: str, why: str) -> None:
+    """ValueError if ``updates`` is None or holds None leaves (optax's "no update")."""
+    if updates is None or any(u is None for u in jax.tree.leaves(updates, is_leaf=_is_none)):
+        raise ValueError(
+            f"`{where}(...).update(updates=...)` holds None, optax's marker for params "
+            f"without an update; {why}"
+        )
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
 def increment(count: jax.Array) -> jax.Array:
     return optax.safe_increment(count)
 

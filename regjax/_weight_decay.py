@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
+from regjax._checks import check_float_leaf
 from regjax._transforms import (
     as_dtype,
     check_hyperparam,
@@ -15,7 +18,7 @@ from regjax._transforms import (
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike, map_masked, resolve_mask, strength_tree
+from regjax._tree import MaskLike, path_str, resolve_mask, strength_tree
 
 
 class AddL2GradientState(NamedTuple):
@@ -26,6 +29,29 @@ class AddL2GradientState(NamedTuple):
     """
 
     count: jax.Array
+
+
+def _map_decay(
+    fn: Callable[..., jax.Array], updates: Any, flags: Any, params: Any, *extra: Any, where: str
+) -> Any:
+    """Applies ``fn(u, p, *extra_leaves)`` where the mask is True and the update is not None.
+
+    A None update (a leaf, a subtree, or the whole tree) passes through as None,
+    as in optax's ``add_decayed_weights``: it means "no update for these
+    params". The params, not the updates, are what the user regularizes, so a
+    non-float param leaf is reported as ``params``."""
+    upd_where = f"{where}(...).update"
+
+    def one(path: Any, u: Any, f: Any, p: Any, *rest: Any) -> Any:
+        if u is None or not f:
+            return u
+        check_float_leaf(p, where=upd_where, name="params", path=path_str(path))
+        check_float_leaf(u, where=upd_where, name="updates", path=path_str(path))
+        return fn(jnp.asarray(u), jnp.asarray(p), *rest)
+
+    return jax.tree_util.tree_map_with_path(
+        one, updates, flags, params, *extra, is_leaf=lambda x: x is None
+    )
 
 
 class DecoupledWeightDecayState(NamedTuple):
@@ -86,16 +112,16 @@ def add_l2_gradient(strength: Any, *, mask: MaskLike = None) -> optax.GradientTr
     ) -> tuple[Any, AddL2GradientState]:
         require_params(params, where=where)
         new_state = AddL2GradientState(count=increment(state.count))
-        if isinstance(strength, int | float) and strength == 0:
+        if updates is None or (isinstance(strength, int | float) and strength == 0):
             return updates, new_state
         s = evaluate(strength, state.count, where=where, name="strength")
         s_tree = strength_tree(s, params, where=where, name="strength")
         flags = resolve_mask(mask, params, where=where)
 
-        def one(u: jax.Array, _: str, p: jax.Array, si: Any) -> jax.Array:
+        def one(u: jax.Array, p: jax.Array, si: Any) -> jax.Array:
             return u + as_dtype(2 * si, u.dtype) * p.astype(u.dtype)
 
-        return map_masked(one, updates, flags, params, s_tree, where=where), new_state
+        return _map_decay(one, updates, flags, params, s_tree, where=where), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -198,7 +224,7 @@ def decoupled_weight_decay(
         require_params(params, where=where)
         check_towards(params)
         new_state = DecoupledWeightDecayState(count=increment(state.count))
-        if isinstance(weight_decay, int | float) and weight_decay == 0:
+        if updates is None or (isinstance(weight_decay, int | float) and weight_decay == 0):
             return updates, new_state
         wd = evaluate(weight_decay, state.count, where=where, name="weight_decay")
         wd_tree = strength_tree(wd, params, where=where, name="weight_decay")
@@ -214,11 +240,11 @@ def decoupled_weight_decay(
             return u - as_dtype(lr, u.dtype) * (as_dtype(w, u.dtype) * p)
 
         if towards is None:
-            one = lambda u, _, p, w: decay(u, p.astype(u.dtype), w)
-            out = map_masked(one, updates, flags, params, wd_tree, where=where)
+            one = lambda u, p, w: decay(u, p.astype(u.dtype), w)
+            out = _map_decay(one, updates, flags, params, wd_tree, where=where)
         else:
-            one = lambda u, _, p, w, r: decay(u, p.astype(u.dtype) - r.astype(u.dtype), w)
-            out = map_masked(one, updates, flags, params, wd_tree, towards, where=where)
+            one = lambda u, p, w, r: decay(u, p.astype(u.dtype) - r.astype(u.dtype), w)
+            out = _map_decay(one, updates, flags, params, wd_tree, towards, where=where)
         return out, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -200,10 +200,19 @@ def test_bad_arguments():
         regjax.flax.Dropout(0.5, rngs=0)
     with pytest.raises(ValueError, match=r"`regjax\.flax\.Dropout`: .* no key"):
         regjax.flax.Dropout(0.5)(jnp.ones(3))
-    with pytest.raises(TypeError, match=r"`regjax\.stochastic\.dropout\(key=\.\.\.\)`"):
+    # Errors in call-time arguments name the module's call, not the function it uses.
+    with pytest.raises(TypeError, match=r"`regjax\.flax\.Dropout\(\.\.\.\)\(rngs=\.\.\.\)`"):
         regjax.flax.Dropout(0.5)(jnp.ones(3), rngs=np.zeros(2, np.float32))
-    with pytest.raises(ValueError, match=r"`regjax\.stochastic\.dropout\(rate=\.\.\.\)`"):
+    with pytest.raises(
+        ValueError,
+        match=r"`regjax\.flax\.Dropout\(\.\.\.\)\(rate=\.\.\.\)` must be in \[0, 1\]; got 2\.0",
+    ):
         regjax.flax.Dropout(0.5, rngs=nnx.Rngs(dropout=0))(jnp.ones(3), rate=2.0)
+    with pytest.raises(TypeError, match=r"`regjax\.flax\.DropPath\(\.\.\.\)\(rate=\.\.\.\)`"):
+        regjax.flax.DropPath(0.5, rngs=nnx.Rngs(dropout=0))(jnp.ones((2, 3)), rate="0.1")
+    # A call-time rate is also checked when the module is deterministic.
+    with pytest.raises(ValueError, match=r"`regjax\.flax\.Dropout\(\.\.\.\)\(rate=\.\.\.\)`"):
+        regjax.flax.Dropout(0.5)(jnp.ones(3), rate=-1.0, deterministic=True)
 
 
 # --------------------------------------------------------------------------- SpectralNorm
@@ -265,3 +274,13 @@ def test_spectral_norm_bad_arguments():
         regjax.flax.SpectralNorm(jnp.ones((3, 2)), rngs=nnx.Rngs(params=0))
     with pytest.raises(TypeError, match=r"`regjax\.flax\.SpectralNorm\(rngs=\.\.\.\)`"):
         regjax.flax.SpectralNorm(lin, rngs=None)
+    with pytest.raises(
+        ValueError, match=r"`regjax\.flax\.SpectralNorm\(n_warmup=\.\.\.\)` must be >= 0; got -1"
+    ):
+        regjax.flax.SpectralNorm(lin, n_warmup=-1, rngs=nnx.Rngs(params=0))
+    with pytest.raises(TypeError, match=r"`regjax\.flax\.SpectralNorm\(n_warmup=\.\.\.\)`"):
+        regjax.flax.SpectralNorm(lin, n_warmup=2.0, rngs=nnx.Rngs(params=0))
+    with pytest.raises(
+        ValueError, match=r"`regjax\.flax\.SpectralNorm\(param_name=\.\.\.\)`: Linear\.bias"
+    ):
+        regjax.flax.SpectralNorm(lin, param_name="bias", rngs=nnx.Rngs(params=0))

@@ -325,3 +325,117 @@ def test_proximal_steps_keep_a_nan_param_or_update_nan(tx):
     assert np.isnan(new[0, 0])
     # Entries (for the group lasso: groups) without a NaN are unaffected.
     assert np.isfinite(new[1]).all()
+
+
+# ---------------------------------------------------------------- None updates, error names
+
+
+def _none_params():
+    return {"kernel": jnp.array([[1.0, -2.0], [0.5, 3.0]]), "bias": jnp.array([0.25, -1.0])}
+
+
+@pytest.mark.parametrize(
+    "ours, peer",
+    [
+        (lambda: T.add_l2_gradient(0.05), lambda: optax.add_decayed_weights(0.1)),
+        (lambda: T.decoupled_weight_decay(0.1), lambda: optax.add_decayed_weights(-0.1)),
+        (
+            lambda: T.decoupled_weight_decay(lambda c: 0.1, learning_rate=1.0),
+            lambda: optax.add_decayed_weights(lambda c: -0.1),
+        ),
+        (
+            lambda: T.add_l2_gradient(0.05, mask={"kernel": True, "bias": False}),
+            lambda: optax.add_decayed_weights(0.1, mask={"kernel": True, "bias": False}),
+        ),
+    ],
+    ids=["add_l2_gradient", "decoupled", "decoupled_schedule", "add_l2_masked"],
+)
+def test_none_updates_pass_through_as_in_optax_add_decayed_weights(ours, peer):
+    params = _none_params()
+    tx, ref = ours(), peer()
+    # A None leaf (optax: "no update for this param") stays None; the others
+    # get the same decay as optax's (−wd·p written as add_decayed_weights(−wd)).
+    partial = {"kernel": jnp.ones((2, 2)), "bias": None}
+    got, _ = tx.update(partial, tx.init(params), params)
+    want, _ = ref.update(partial, ref.init(params), params)
+    assert got["bias"] is None and want["bias"] is None
+    np.testing.assert_allclose(got["kernel"], want["kernel"], rtol=1e-6)
+    # A wholly None update passes through, as optax's unmasked add_decayed_weights.
+    got, _ = jax.jit(lambda p: tx.update(None, tx.init(p), p))(params)
+    assert got is None
+    assert optax.add_decayed_weights(0.1).update(None, ref.init(params), params)[0] is None
+
+
+def test_none_updates_pass_through_decoupled_with_towards_and_mask():
+    params = _none_params()
+    ref_point = jax.tree.map(lambda p: 0.5 * p, params)
+    tx = T.decoupled_weight_decay(
+        0.2, learning_rate=0.5, towards=ref_point, mask=regjax.masks.weights_only
+    )
+    out, _ = tx.update({"kernel": None, "bias": jnp.ones(2)}, tx.init(params), params)
+    assert out["kernel"] is None
+    np.testing.assert_array_equal(out["bias"], np.ones(2))  # bias is masked out
+    out, _ = tx.update({"kernel": jnp.zeros((2, 2)), "bias": None}, tx.init(params), params)
+    np.testing.assert_allclose(
+        out["kernel"], -0.5 * 0.2 * (np.asarray(params["kernel"]) * 0.5), rtol=1e-6
+    )
+    assert out["bias"] is None
+
+
+@pytest.mark.parametrize(
+    "tx",
+    [T.proximal_l1(0.1, 0.1), T.proximal_group_lasso(0.1, 0.1), T.sam(0.05)],
+    ids=["proximal_l1", "proximal_group_lasso", "sam"],
+)
+def test_none_updates_refused_by_name_where_optax_has_no_pass_through(tx):
+    params = _none_params()
+    extra = (
+        {"grad_fn": lambda p: p} if isinstance(tx, optax.GradientTransformationExtraArgs) else {}
+    )
+    for upd in (None, {"kernel": jnp.zeros((2, 2)), "bias": None}):
+        with pytest.raises(
+            ValueError,
+            match=r"`regjax\.transforms\.\w+\(\.\.\.\)\.update\(updates=\.\.\.\)` holds None",
+        ):
+            tx.update(upd, tx.init(params), params, **extra)
+
+
+def test_errors_name_the_transform_the_user_called():
+    k = jnp.ones((3, 2))
+    tx = T.proximal_group_lasso(0.1, 0.1, axis=2)
+    with pytest.raises(
+        ValueError, match=r"^`regjax\.transforms\.proximal_group_lasso\(axis=\.\.\.\)`"
+    ):
+        tx.update(k, tx.init(k), k)
+    tx = T.proximal_group_lasso(0.1, 0.1, group_ids=[0, 1])
+    with pytest.raises(
+        ValueError, match=r"^`regjax\.transforms\.proximal_group_lasso\(group_ids=\.\.\.\)`"
+    ):
+        tx.update(k, tx.init(k), k)
+    v = jnp.ones(3)
+    tx = T.proximal_nuclear(0.1, 0.1)
+    with pytest.raises(
+        ValueError,
+        match=r"^`regjax\.transforms\.proximal_nuclear\(\.\.\.\)\.update\(params=\.\.\.\)`: "
+        r"leaf <root> has shape \(3,\)",
+    ):
+        tx.update(v, tx.init(v), v)
+    # An integer param is reported as a param of update(), not as an `x` no one passed.
+    params = {"w": jnp.arange(3), "b": jnp.ones(2)}
+    grads = {"w": jnp.zeros(3), "b": jnp.zeros(2)}
+    for factory, where in [
+        (lambda: T.decoupled_weight_decay(0.1), "decoupled_weight_decay"),
+        (lambda: T.add_l2_gradient(0.1), "add_l2_gradient"),
+    ]:
+        tx = factory()
+        with pytest.raises(
+            ValueError,
+            match=rf"^`regjax\.transforms\.{where}\(\.\.\.\)\.update\(params=\.\.\.\)`: leaf w "
+            r"has dtype int32",
+        ):
+            tx.update(grads, tx.init(params), params)
+    # The public prox functions keep their own names.
+    with pytest.raises(ValueError, match=r"^`regjax\.prox\.group_lasso\(axis=\.\.\.\)`"):
+        regjax.prox.group_lasso(k, 0.1, axis=2)
+    with pytest.raises(ValueError, match=r"^`regjax\.prox\.nuclear\(x=\.\.\.\)`"):
+        regjax.prox.nuclear(v, 0.1)

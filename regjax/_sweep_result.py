@@ -18,14 +18,15 @@ _FORMAT = "regjax.sweep.SweepResult/1"
 
 
 def non_finite_members(metrics: Any, n: int) -> np.ndarray:
-    """True for members with a non-finite floating metric, or a True "diverged" flag."""
+    """True for members with a non-finite floating metric, or a nonzero "diverged" flag."""
     bad = np.zeros(n, bool)
     for path, leaf in jax.tree_util.tree_flatten_with_path(metrics)[0]:
-        leaf = np.asarray(leaf)
-        if path_str(path).split("/")[-1] == "diverged" and leaf.dtype == np.bool_:
-            bad |= leaf.reshape(n, -1).any(axis=1)
-        elif np.issubdtype(leaf.dtype, np.inexact):
-            bad |= ~np.isfinite(leaf.reshape(n, -1)).all(axis=1)
+        leaf = np.asarray(leaf).reshape(n, -1)
+        if np.issubdtype(leaf.dtype, np.inexact):
+            bad |= ~np.isfinite(leaf).all(axis=1)
+        if path_str(path).split("/")[-1] == "diverged":
+            # a flag cast to int or float (a fold mean, say) still flags its member
+            bad |= (leaf != 0).any(axis=1)
     return bad
 
 
@@ -38,7 +39,7 @@ class SweepResult:
       metrics: the pytree ``train_fn`` returned, as NumPy arrays with a
         leading member axis (then a fold axis, if run with folds).
       diverged: bool array, one per member: True where a metric was NaN or inf
-        (or ``train_fn`` returned a True ``"diverged"`` metric).
+        (or ``train_fn`` returned a nonzero ``"diverged"`` metric, of any dtype).
 
     Metric names are key paths joined by ``/`` (``"val/loss"`` for
     ``{"val": {"loss": ...}}``); a bare array metric is named ``"metric"``.

@@ -141,6 +141,15 @@ def test_grid_keeps_its_own_values_through_flatten_and_unflatten():
     assert r.best("loss") == {"lam": 0.1, "steps": 7}
 
 
+@pytest.mark.parametrize("dtype", [bool, np.int32, np.float32])
+def test_a_diverged_flag_of_any_dtype_excludes_its_member(dtype):
+    g = sweep.grid(lam=[0.01, 0.1, 1.0])
+    flags = np.array([[0, 0], [0, 1], [0, 0]], dtype)  # member 1 diverged on its second fold
+    r = sweep.SweepResult(g, {"loss": np.array([0.5, 0.1, 0.9]), "diverged": flags})
+    assert r.diverged.tolist() == [False, True, False]
+    assert r.best("loss") == {"lam": 0.01}  # the lowest loss among the members that did not
+
+
 def test_freeze_if_diverged_keeps_the_last_finite_state():
     import jax.numpy as jnp
 

@@ -710,6 +710,17 @@ def run(
             raise ValueError(f"`{where}(vmap_size=...)` must be >= 1; got {vmap_size}.")
         vmap_size = int(vmap_size)
 
+    for name in grid.names:
+        values = np.asarray(grid[name])
+        fed = dtypes.canonicalize_dtype(values.dtype)
+        if fed != values.dtype and not np.array_equal(
+            values.astype(fed).astype(values.dtype), values
+        ):
+            raise ValueError(
+                f"`{where}(grid=...)`: axis {name!r} holds {values.dtype} values that {fed} "
+                "cannot hold exactly: the grid was built with `jax_enable_x64` on, and it is "
+                "off now. Run the sweep with x64 on too, or build the grid without it."
+            )
     fold_args: tuple[Any, ...] = ()
     if folds is not None:
         fold_args = (jnp.asarray(folds.train), jnp.asarray(folds.val))

@@ -417,6 +417,17 @@ def test_bad_input():
         sweep.run(returns_text, g, key, progress=False)
 
 
+def test_an_x64_grid_run_without_x64_is_refused_not_wrapped():
+    with jax.enable_x64(True):
+        g = sweep.grid(steps=[1, 2**31 + 5], lam=[1.0 + 1e-9])
+    with pytest.raises(ValueError, match=r"run\(grid=...\)`: axis 'steps' holds int64"):
+        sweep.run(lambda hp, key: {"s": hp["steps"]}, g, jax.random.key(0), progress=False)
+    with jax.enable_x64(True):
+        exact = sweep.grid(lam=[0.5, 0.25])  # float32 holds these exactly
+    r = sweep.run(lambda hp, key: {"l": hp["lam"]}, exact, jax.random.key(0), progress=False)
+    np.testing.assert_array_equal(r.metrics["l"], [0.5, 0.25])
+
+
 def test_progress_bars_over_chunks_and_steps(monkeypatch):
     from regjax import _progress
 

@@ -34,10 +34,12 @@ def test_a_diverged_flag_with_a_fold_axis_flags_the_member():
     np.testing.assert_array_equal(r.diverged, [False, True, False])
 
 
-def test_a_float_metric_named_diverged_is_checked_for_finiteness():
-    g = _grid3()
-    r = sweep.SweepResult(g, {"diverged": np.array([0.0, np.nan, 1.0])})
-    np.testing.assert_array_equal(r.diverged, [False, True, False])
+def test_a_float_metric_named_diverged_flags_nonzero_and_non_finite_members():
+    g = sweep.grid(lam=[0.01, 0.1, 1.0, 10.0])
+    flag = np.array([0.0, np.nan, 0.5, -0.0])
+    r = sweep.SweepResult(g, {"diverged": flag})
+    expected = [not (np.isfinite(v) and v == 0) for v in flag]
+    np.testing.assert_array_equal(r.diverged, expected)
 
 
 def test_an_explicit_diverged_is_used_as_bools():
@@ -166,3 +168,56 @@ def test_best_index_mode_error_names_the_method():
     r = sweep.SweepResult(_grid3(), {"loss": np.ones(3)})
     with pytest.raises(ValueError, match=r"^`SweepResult\.best_index\(mode=\.\.\.\)`"):
         r.best_index("loss", mode="maximum")
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_one_standard_error_with_zero_spread_keeps_ties_with_the_best(mode):
+    # the best member's folds agree, so se = 0 and only its ties are within
+    g = sweep.grid(lam=[0.01, 0.1, 1.0, 10.0])
+    folds = np.array([[0.3, 0.3], [0.5, 0.5], [0.3, 0.3], [0.1, 0.9]])
+    if mode == "max":
+        folds = 1.0 - folds
+    r = sweep.SweepResult(g, {"m": folds})
+    mean = folds.mean(axis=1)
+    best = float(mean.min() if mode == "min" else mean.max())
+    ties = [i for i in range(len(g)) if mean[i] == best]
+    lam = np.asarray(g["lam"], np.float64)
+    assert r.one_standard_error("m", mode=mode) == g.member(max(ties, key=lambda i: lam[i]))
+    assert r.one_standard_error("m", mode=mode, simpler="smaller") == g.member(
+        min(ties, key=lambda i: lam[i])
+    )
+
+
+def test_one_standard_error_with_no_usable_member_names_the_metric():
+    r = sweep.SweepResult(_grid3(), {"loss": np.ones((3, 2))}, diverged=[1, 1, 1])
+    with pytest.raises(ValueError, match=r"non-finite 'loss'"):
+        r.one_standard_error("loss")
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_one_standard_error_breaks_ties_in_by_with_the_mean(mode):
+    # two members share the simplest lam and are both within one se: the one
+    # closer to the best wins, whichever of them comes first in the grid
+    g = sweep.grid(lam=[0.1, 1.0], p=[0.0, 0.5, 0.9])
+    means = np.array([0.10, 0.11, 0.12, 0.13, 0.12, 0.11])
+    folds = np.stack([means - 0.05, means + 0.05], axis=1)
+    if mode == "max":
+        folds = -folds
+    r = sweep.SweepResult(g, {"m": folds})
+    mean = folds.mean(axis=1)
+    se = folds.std(axis=1, ddof=1) / np.sqrt(2)
+    b = int(np.argmin(mean) if mode == "min" else np.argmax(mean))
+    ok = [i for i in range(len(g)) if abs(mean[i] - mean[b]) <= se[b]]
+    lam = np.asarray(g["lam"], np.float64)
+    top = max(lam[i] for i in ok)
+    closest = min((i for i in ok if lam[i] == top), key=lambda i: abs(mean[i] - mean[b]))
+    assert closest == 5  # the data are built so that the tie-break matters
+    assert r.one_standard_error("m", mode=mode, by="lam") == g.member(closest)
+
+
+def test_one_standard_error_orders_the_whole_int32_range():
+    # -(-2**31) wraps in int32; the rule must compare the values themselves
+    g = sweep.grid(k=[-(2**31), 0, 5])
+    r = sweep.SweepResult(g, {"m": np.full((3, 2), 0.5)})
+    assert r.one_standard_error("m", by="k", simpler="larger") == {"k": 5}
+    assert r.one_standard_error("m", by="k", simpler="smaller") == {"k": -(2**31)}

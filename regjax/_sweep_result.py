@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from typing import Any, Literal
 
 import jax
@@ -67,9 +68,23 @@ class SweepResult:
                     f"`regjax.sweep.SweepResult(metrics=...)`: metric {path_str(path)!r} has "
                     f"shape {leaf.shape}; its leading axis must be the {n} members."
                 )
-        self.diverged = (
-            non_finite_members(self.metrics, n) if diverged is None else np.asarray(diverged, bool)
-        )
+        names = self.metric_names()
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"`regjax.sweep.SweepResult(metrics=...)`: the names {repeated} each belong to "
+                "more than one metric (a key holding '/' collides with a nested one); rename "
+                "one of them."
+            )
+        if diverged is None:
+            self.diverged = non_finite_members(self.metrics, n)
+        else:
+            self.diverged = np.asarray(diverged).astype(bool)
+            if self.diverged.shape != (n,):
+                raise ValueError(
+                    "`regjax.sweep.SweepResult(diverged=...)` must hold one flag per member, "
+                    f"shape ({n},); got shape {self.diverged.shape}."
+                )
 
     # -- access ---------------------------------------------------------------------------
     def metric_names(self) -> list[str]:
@@ -337,8 +352,13 @@ class SweepResult:
         for name in names:
             arrays[f"metric/{name}"] = self.metric(name)
         arrays["diverged"] = self.diverged
+        # The two files are written one after the other: a token in both tells a pair
+        # from an npz and a json left by different saves (one interrupted in between).
+        token = uuid.uuid4().hex
+        arrays["save_token"] = np.asarray(token)
         meta = {
             "format": _FORMAT,
+            "save_token": token,
             "axes": {k: v.tolist() for k, v in self.grid.axes.items()},
             "axis_dtypes": {k: str(v.dtype) for k, v in self.grid.axes.items()},
             # the values the grid was built from (float64/int64), for `best()` after `load`
@@ -361,6 +381,12 @@ class SweepResult:
             raise ValueError(f"`SweepResult.load`: {path} is not a saved regjax sweep result.")
         axes = {k: np.asarray(v, meta["axis_dtypes"][k]) for k, v in meta["axes"].items()}
         with np.load(path) as data:
+            token = str(data["save_token"]) if "save_token" in data.files else None
+            if token != meta.get("save_token"):
+                raise ValueError(
+                    f"`SweepResult.load`: {path} and {path[:-4]}.json were written by different "
+                    "saves (a save interrupted between the two files?); save the result again."
+                )
             exact = meta.get("exact_axes") or {}
             grid = Grid(
                 axes,

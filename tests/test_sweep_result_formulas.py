@@ -150,6 +150,29 @@ def test_a_diverged_flag_of_any_dtype_excludes_its_member(dtype):
     assert r.best("loss") == {"lam": 0.01}  # the lowest loss among the members that did not
 
 
+def test_load_refuses_an_npz_and_json_from_different_saves(tmp_path):
+    g = sweep.grid(lam=[0.01, 0.1, 1.0])
+    first = sweep.SweepResult(g, {"loss": np.array([0.5, 0.3, 0.9])})
+    second = sweep.SweepResult(sweep.grid(lam=[1.0, 2.0, 3.0]), {"loss": np.array([0.2, 0.8, 0.9])})
+    first.save(tmp_path / "a.npz")
+    second.save(tmp_path / "b.npz")
+    # as if a save of `second` over a.npz stopped after the npz: its json is first's
+    (tmp_path / "a.npz").write_bytes((tmp_path / "b.npz").read_bytes())
+    with pytest.raises(ValueError, match=r"SweepResult.load`: .*written by different saves"):
+        sweep.SweepResult.load(tmp_path / "a.npz")  # used to give best() == {"lam": 0.01}
+    assert sweep.SweepResult.load(tmp_path / "b.npz").best("loss") == {"lam": 1.0}
+
+
+def test_result_refuses_colliding_metric_names_and_a_wrong_diverged():
+    g = sweep.grid(lam=[0.01, 0.1])
+    with pytest.raises(ValueError, match=r"names \['a/b'\] each belong to more than one"):
+        sweep.SweepResult(g, {"a/b": np.zeros(2), "a": {"b": np.ones(2)}})
+    with pytest.raises(ValueError, match=r"SweepResult\(diverged=...\)` must hold one flag"):
+        sweep.SweepResult(g, {"loss": np.zeros(2)}, diverged=[True])  # used to broadcast
+    flags = sweep.SweepResult(g, {"loss": np.zeros(2)}, diverged=[0, 1]).diverged
+    assert flags.tolist() == [False, True]
+
+
 def test_freeze_if_diverged_keeps_the_last_finite_state():
     import jax.numpy as jnp
 

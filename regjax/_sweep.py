@@ -476,11 +476,8 @@ class _ChunkStore:
                 differ.append(what)
         if differ:
             raise ValueError(
-                f"`{self.where}`: {self.directory} holds the chunks of a different sweep; "
-                "these differ from the sweep that wrote it: "
-                + "; ".join(differ)
-                + ". "
-                + self._start_over()
+                f"`{self.where}`: {self.directory} holds the chunks of a different sweep. "
+                "What differs: " + "; ".join(differ) + ". " + self._start_over()
             )
 
     def _path(self, index: int) -> str:

@@ -97,12 +97,11 @@ class Grid(Mapping):
     def tree_unflatten(cls, aux: tuple[Any, ...], children: tuple[Any, ...]) -> Grid:
         names, axes_values, dtypes, exact = aux
         axes = {n: np.asarray(v, d) for n, v, d in zip(names, axes_values, dtypes, strict=True)}
-        exact_axes = (
-            None
-            if exact is None
-            else {n: np.asarray(v, d) for n, (v, d) in zip(names, exact, strict=True)}
-        )
-        return cls(axes, dict(zip(names, children, strict=True)), exact_axes)
+        values = dict(zip(names, children, strict=True))
+        exact_axes = None
+        if exact is not None and _unchanged(axes, values):
+            exact_axes = {n: np.asarray(v, d) for n, (v, d) in zip(names, exact, strict=True)}
+        return cls(axes, values, exact_axes)
 
     # helpers -------------------------------------------------------------------------
     def member(self, index: int) -> dict[str, float]:
@@ -123,6 +122,18 @@ class Grid(Mapping):
     def members(self) -> Iterator[dict[str, float]]:
         for i in range(len(self)):
             yield self.member(i)
+
+
+def _unchanged(axes: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> bool:
+    """True if ``values`` are still the product of ``axes`` (not mapped, not traced)."""
+    mesh = np.meshgrid(*axes.values(), indexing="ij")
+    for product, value in zip(mesh, values.values(), strict=True):
+        if not isinstance(value, np.ndarray | jax.Array) or isinstance(value, jax.core.Tracer):
+            return False
+        value = np.asarray(value)
+        if value.dtype != product.dtype or not np.array_equal(value, product.reshape(-1)):
+            return False
+    return True
 
 
 def grid(**axes: Any) -> Grid:

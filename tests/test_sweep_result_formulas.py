@@ -137,6 +137,9 @@ def test_grid_keeps_its_own_values_through_flatten_and_unflatten():
     ]
     mapped = jax.tree.map(lambda a: a, g)
     assert mapped.member(2) == {"lam": 0.1, "steps": 3}
+    # values changed by the map are the grid's values now; the old exact ones do not apply
+    doubled = jax.tree.map(lambda a: a * 2, g)
+    assert doubled.member(2) == {"lam": float(np.float32(0.1) * 2), "steps": 6}
     r = sweep.SweepResult(mapped, {"loss": np.array([0.5, 0.4, 0.3, 0.2, 0.9, 0.8])})
     assert r.best("loss") == {"lam": 0.1, "steps": 7}
 

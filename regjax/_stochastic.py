@@ -80,11 +80,20 @@ def _keep_mask(key: jax.Array, shape: Sequence[int], rate: Any) -> jax.Array:
     return jnp.right_shift(bits, jnp.uint32(8)) >= threshold
 
 
+def _work_dtype(dtype: Any) -> np.dtype:
+    """float32 for half-precision activations, else the activation's own dtype:
+    a float64 input (under x64) keeps a float64 1/(1 − p), not a float32 one."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.itemsize >= 4 else np.dtype(np.float32)
+
+
 def _inverse_keep(rate: Any, dtype: Any) -> jax.Array:
     """1 / (1 − rate), and 0 at rate = 1, with finite gradients everywhere."""
-    keep = 1.0 - jnp.asarray(rate, jnp.float32)
+    work = _work_dtype(dtype)
+    keep = 1 - jnp.asarray(rate).astype(work)
     positive = keep > 0
-    scale = jnp.where(positive, 1.0 / jnp.where(positive, keep, 1.0), 0.0)
+    one = jnp.ones((), work)
+    scale = jnp.where(positive, one / jnp.where(positive, keep, one), jnp.zeros((), work))
     return scale.astype(dtype)
 
 
@@ -314,7 +323,10 @@ def gaussian_dropout(
 
     The multiplier has the mean and variance of inverted Bernoulli dropout at
     the same rate p, so E[y] = x and Var[y] = x²·p/(1 − p). ``rate`` may be
-    traced; it must be below 1 (the variance is infinite at 1).
+    traced; it must be below 1 (the variance is infinite at 1). The noise
+    scale √(p/(1 − p)) grows like √p, so the derivative with respect to
+    ``rate`` is infinite at p = 0: a gradient there is ±inf (its limit), not
+    NaN. To learn the rate by gradient, start it above 0.
 
     Args:
       key: a PRNG key, typed or raw.
@@ -350,8 +362,11 @@ def gaussian_dropout(
     )
     if _check_bool(deterministic, where=where, name="deterministic"):
         return x
-    r = jnp.asarray(rate, jnp.float32)
-    std = jnp.sqrt(r / (1.0 - r)).astype(x.dtype)
+    r = jnp.asarray(rate).astype(_work_dtype(x.dtype))
+    # √r · (1 − r)^(−1/2) rather than √(r / (1 − r)): the quotient rule's
+    # r/(1 − r)² term is 0 at r = 0 and meets √'s infinite slope there (0·∞ =
+    # NaN); the product form gives the true limit ±inf (the slope of √r).
+    std = (jnp.sqrt(r) * jax.lax.rsqrt(1 - r)).astype(x.dtype)
     noise = jax.random.normal(key, x.shape, x.dtype)
     return x * (1 + std * noise)
 

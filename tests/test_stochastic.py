@@ -399,3 +399,64 @@ def test_traced_bad_rate_reported_by_checkify():
     assert msg is not None and "at mapped index 1" in msg and "dropout(rate=...)" in msg
     err, _ = jax.vmap(f)(jnp.array([0.5, 1.0]))
     assert err.get() is None
+
+
+# --------------------------------------------------------------------------- x64, rate derivatives
+
+
+@pytest.mark.parametrize("name", ["dropout", "drop_path", "dropconnect", "gaussian_dropout"])
+def test_float64_inputs_keep_a_float64_scale_under_x64(name):
+    # 1/(1 − p) (and the gaussian noise scale) used to be computed in float32 and
+    # cast up: under x64, 1/0.9 came out 1.1111111640930176, not 1.1111111111111112.
+    p = 0.1
+    with jax.enable_x64(True):
+        x = jnp.full((64, 8), 3.0, jnp.float64)
+        if name == "dropout":
+            y = stochastic.dropout(KEY, x, p)
+        elif name == "drop_path":
+            y = stochastic.drop_path(KEY, x, p)
+        elif name == "dropconnect":
+            y = stochastic.dropconnect(KEY, {"kernel": x}, p)["kernel"]
+        else:
+            y = stochastic.gaussian_dropout(KEY, x, p)
+            noise = np.asarray(jax.random.normal(KEY, x.shape, jnp.float64))
+            want = 3.0 * (1 + np.sqrt(p / (1 - p)) * noise)
+            assert y.dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(y), want, rtol=1e-14)
+            return
+        assert y.dtype == jnp.float64
+        kept = np.asarray(y)[np.asarray(y) != 0]
+        assert kept.size > 0
+        np.testing.assert_array_equal(kept, 3.0 * (1.0 / (1.0 - p)))  # float64 NumPy
+
+
+def test_flax_dropout_keeps_float64_under_x64():
+    from flax import nnx
+
+    with jax.enable_x64(True):
+        drop = regjax.flax.Dropout(0.1, rngs=nnx.Rngs(dropout=0))
+        y = np.asarray(drop(jnp.ones(256, jnp.float64)))
+        assert y.dtype == np.float64
+        np.testing.assert_array_equal(y[y != 0], 1.0 / 0.9)
+
+
+def test_gaussian_dropout_rate_derivative_against_the_analytic_slope():
+    x = jnp.array([0.0, 1.0, -2.0, 0.5])
+    w = jnp.array([1.0, 2.0, 0.5, -1.0])
+    with jax.enable_x64(True):
+        noise = np.asarray(jax.random.normal(KEY, (4,), jnp.float64))
+        c = float(np.sum(np.asarray(w, np.float64) * np.asarray(x, np.float64) * noise))
+        x64, w64 = x.astype(jnp.float64), w.astype(jnp.float64)
+        loss = lambda r: jnp.sum(w64 * stochastic.gaussian_dropout(KEY, x64, r))
+        # d/dr √(r/(1 − r)) = 1 / (2 √r (1 − r)^{3/2}); the loss is linear in it.
+        for r in (1e-6, 1e-3, 0.3):
+            want = c / (2 * np.sqrt(r) * (1 - r) ** 1.5)
+            assert float(jax.grad(loss)(r)) == pytest.approx(want, rel=1e-9)
+        # At r = 0 the slope of √r is infinite: the gradient is the limit, ±inf
+        # with the sign of the finite difference, not NaN (it was 0·∞ = NaN).
+        g0 = float(jax.grad(loss)(0.0))
+        fd = (float(loss(1e-12)) - float(loss(0.0))) / 1e-12
+        assert math.isinf(g0) and np.sign(g0) == np.sign(fd) == np.sign(c)
+    # Also in float32 and through a nonlinear loss.
+    g32 = jax.grad(lambda r: jnp.sum(stochastic.gaussian_dropout(KEY, x, r) ** 2))(0.0)
+    assert not np.isnan(float(g32))

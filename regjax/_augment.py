@@ -80,6 +80,19 @@ def _soft_labels(y: Any, num_classes: int | None, batch: int, *, where: str) -> 
                 f"`{where}(num_classes=...)` must be a Python int when y holds integer labels; "
                 f"got {num_classes!r}. Pass `num_classes=`, or pass one-hot labels."
             )
+        if num_classes < 1:
+            raise ValueError(f"`{where}(num_classes=...)` must be >= 1; got {num_classes}.")
+        # one_hot maps a label outside [0, num_classes) to a row of zeros, and
+        # the mixed target then does not sum to 1: refuse it (traced labels:
+        # under `regjax.checks.checkify`).
+        check_value(
+            y,
+            lambda v: (v >= 0) & (v < num_classes),
+            f"must hold labels in [0, num_classes) = [0, {int(num_classes)})",
+            where=where,
+            name="y",
+            report=lambda v: jnp.where(jnp.any(v < 0), jnp.min(v), jnp.max(v)),
+        )
         return jax.nn.one_hot(y, int(num_classes), dtype=jnp.float32)
     if jnp.issubdtype(y.dtype, jnp.floating) and y.ndim == 2:
         if num_classes is not None and num_classes != y.shape[1]:

@@ -356,3 +356,26 @@ def test_traced_bad_alpha_is_caught_under_checkify():
     err, _ = jax.vmap(f)(jnp.array([0.5, -1.0]))
     assert "at mapped index 1" in err.get()
     assert "regjax.augment.mixup(alpha=...)" in err.get()
+
+
+@pytest.mark.parametrize("fn", [augment.mixup, augment.cutmix], ids=["mixup", "cutmix"])
+def test_integer_labels_outside_num_classes_are_refused(fn):
+    # jax.nn.one_hot maps such a label to a row of zeros, so the mixed target
+    # rows did not sum to 1 (checked here against a NumPy row sum).
+    name = fn.__name__
+    x = jnp.ones((4, 4, 4, 1))
+    for bad, shown in (([0, 1, 2, 3], "3"), ([0, -1, 2, 1], "-1")):
+        with pytest.raises(
+            ValueError,
+            match=rf"^`regjax\.augment\.{name}\(y=\.\.\.\)` must hold labels in "
+            rf"\[0, num_classes\) = \[0, 3\); got \[{shown}\]",
+        ):
+            fn(jax.random.key(0), x, jnp.array(bad), 1.0, num_classes=3)
+    with pytest.raises(ValueError, match=rf"`regjax\.augment\.{name}\(num_classes=\.\.\.\)`"):
+        fn(jax.random.key(0), x, jnp.array([0, 0, 0, 0]), 1.0, num_classes=0)
+    _, y = fn(jax.random.key(0), x, jnp.array([0, 1, 2, 2]), 1.0, num_classes=3)
+    np.testing.assert_allclose(np.asarray(y, np.float64).sum(axis=1), 1.0, rtol=1e-6)
+    # Traced labels: the opt-in check names the bad grid member.
+    f = lambda labels: fn(jax.random.key(0), x, labels, 1.0, num_classes=3)[1]
+    err, _ = jax.vmap(regjax.checks.checkify(f))(jnp.array([[0, 1, 2, 2], [0, 1, 2, 7]]))
+    assert "at mapped index 1" in err.get() and f"{name}(y=...)" in err.get()

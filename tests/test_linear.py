@@ -168,37 +168,63 @@ def test_lasso_enet_path_match_sklearn(case, solver, l1_ratio):
 
 
 @pytest.mark.parametrize(
-    ("shape", "tiers", "compare_masked"),
+    ("shape", "tiers", "shrink", "compare_masked"),
     [
-        ((40, 100), (64,), False),
-        pytest.param((100, 300), (64, 256), True, marks=pytest.mark.slow),
+        # compact_tiers shrunk to (16, 48): the same switch between buffer sizes as
+        # the real tiers, small enough for `make test`.
+        ((40, 100), (16, 48), True, False),
+        # the real tiers: p must exceed 256 for a second one to exist.
+        pytest.param((100, 300), (64, 256), False, True, marks=pytest.mark.slow),
     ],
 )
-def test_compacted_working_sets_match_sklearn(shape, tiers, compare_masked):
-    """p > 64: the screened path runs in the compacted buffers."""
+def test_compacted_working_sets_match_sklearn(shape, tiers, shrink, compare_masked, monkeypatch):
+    """The screened path solves each working set in the smallest compacted
+    buffer that holds it: every tier runs on this path, and the solutions are
+    scikit-learn's and satisfy the KKT conditions. (The grid this test used
+    before, 12 alphas down to 1e-3 alpha_max, has strong sets too large for the
+    small buffers: it ran no buffer at 40 x 100 and only 256 at 100 x 300.)"""
     from sklearn.linear_model import lasso_path as sk_lasso_path
 
     from regjax import _lasso
 
     X, y = correlated(*shape, seed=7, k=8)
+    if shrink:
+        monkeypatch.setattr(_lasso, "compact_tiers", lambda p: tiers)
     assert _lasso.compact_tiers(shape[1]) == tiers
-    with jax.enable_x64(True):
-        alphas, W, gaps = map(np.asarray, regjax.linear.lasso_path(X, y, n_alphas=12, tol=1e-10))
-        if compare_masked:
-            quad = _lasso.make_quad(jnp.asarray(X), jnp.asarray(y), use_gram=False)
-            tol_abs = 1e-10 * quad.yy / quad.n
-            W_masked, _, _ = jax.jit(
-                lambda a: _lasso.solve_path(
-                    quad, a, jnp.asarray(1.0), tol_abs, 20_000, compact=False
-                )
-            )(jnp.asarray(alphas))
-            np.testing.assert_allclose(W, np.asarray(W_masked).T, atol=1e-5)
-            assert (W[:, -1] != 0).sum() > 64  # the last alphas needed the 256 buffer
-    _, W_sk, _ = sk_lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=500_000)
+    ran = []
+    solve_compact = _lasso.solve_compact
+
+    def spy(*args):
+        # The callback runs only where lax.switch takes this buffer at run time.
+        jax.debug.callback(lambda _, size=args[-1]: ran.append(size), args[3])
+        return solve_compact(*args)
+
+    monkeypatch.setattr(_lasso, "solve_compact", spy)
     n = len(y)
-    assert np.all(gaps <= 1e-10 * (y @ y) / n)
+    with jax.enable_x64(True):
+        quad = _lasso.make_quad(jnp.asarray(X), jnp.asarray(y), use_gram=False)
+        alphas = _lasso.default_grid(_lasso.alpha_max(quad, 1.0), 1e-2, 40)
+        target = 1e-10 * float(quad.yy) / n
+
+        def path(compact):
+            # A fresh function per call, so jit traces the patched module, not a cached program.
+            fn = lambda a: _lasso.solve_path(
+                quad, a, jnp.asarray(1.0), target, 20_000, compact=compact
+            )
+            return np.asarray(jax.jit(fn)(alphas)[0]).T
+
+        W = path(True)
+        if compare_masked:
+            np.testing.assert_allclose(W, path(False), atol=1e-5)
+    alphas = np.asarray(alphas)
+    assert sorted(set(ran)) == list(tiers), ran
+    _, W_sk, _ = sk_lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=500_000)
     for i, a in enumerate(alphas):
-        ours, ref = _enet_obj(X, y, W[:, i], a, 1.0), _enet_obj(X, y, W_sk[:, i], a, 1.0)
+        w = W[:, i]
+        r = y - X @ w
+        s = min(1.0, n * a / np.max(np.abs(X.T @ r)))
+        assert (0.5 * (1 + s * s) * (r @ r) + n * a * np.abs(w).sum() - s * (r @ y)) / n <= target
+        ours, ref = _enet_obj(X, y, w, a, 1.0), _enet_obj(X, y, W_sk[:, i], a, 1.0)
         assert ours <= ref * (1 + 1e-8) + 1e-14
         assert abs(ours - ref) <= 1e-8 * ref
     _check_kkt(X, y, W, alphas, 1.0, 1e-4)

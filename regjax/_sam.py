@@ -24,17 +24,29 @@ from regjax._transforms import (
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike, accumulation_dtype, resolve_mask
+from regjax._tree import MaskLike, accumulation_dtype, path_names, path_str, resolve_mask
 
 
 class SAMState(NamedTuple):
-    """State of ``sam``.
+    """State of ``sam`` as a chain element (no ``base_optimizer``).
 
     Attributes:
       count: int32 step counter, the argument of a scheduled ``rho``.
     """
 
     count: jax.Array
+
+
+class SAMWithBaseState(NamedTuple):
+    """State of ``sam(..., base_optimizer=opt)``.
+
+    Attributes:
+      count: int32 step counter, the argument of a scheduled ``rho``.
+      base_state: the state of the wrapped base optimizer.
+    """
+
+    count: jax.Array
+    base_state: Any
 
 
 def _perturbation(
@@ -77,16 +89,48 @@ def _perturbation(
     return jax.tree.map(eps_leaf, pairs, params, is_leaf=lambda x: x is None or is_pair(x))
 
 
-def _split_aux(out: Any, params: Any, *, where: str) -> tuple[Any, Any]:
-    """``grad_fn``'s output as (grads, aux); aux is None when it returned grads only."""
+def _as_params_tree(out: Any, params: Any) -> Any | None:
+    """``out`` in the params' structure, or None if its leaves do not match them.
+
+    Accepts the same structure, and also a tree whose leaves sit at the same
+    paths once wrapper nodes with one child are looked through: ``nnx.grad``
+    returns an ``nnx.State`` of ``nnx.Param`` variables (each leaf under
+    ``.value``) while ``nnx.Optimizer`` hands the transform pure arrays."""
     s_par = jax.tree.structure(params)
     if jax.tree.structure(out) == s_par:
-        return out, None
-    if isinstance(out, tuple) and len(out) == 2 and jax.tree.structure(out[0]) == s_par:
         return out
+    got = jax.tree_util.tree_flatten_with_path(out)[0]
+    want = jax.tree_util.tree_flatten_with_path(params)[0]
+    if len(got) != len(want):
+        return None
+    for (pg, g), (pw, w) in zip(got, want):
+        if path_names(pg) != path_names(pw) or np.shape(g) != np.shape(w):
+            return None
+    return jax.tree.unflatten(s_par, [g for _, g in got])
+
+
+def _split_aux(out: Any, params: Any, *, where: str) -> tuple[Any, Any]:
+    """``grad_fn``'s output as (grads, aux); aux is None when it returned grads only."""
+    grads = _as_params_tree(out, params)
+    if grads is not None:
+        return grads, None
+    if isinstance(out, tuple) and len(out) == 2:
+        grads = _as_params_tree(out[0], params)
+        if grads is not None:
+            return grads, out[1]
+    want = [path_str(p) or "<root>" for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    got_tree = out[0] if isinstance(out, tuple) and len(out) == 2 else out
+    got = [path_str(p) or "<root>" for p, _ in jax.tree_util.tree_flatten_with_path(got_tree)[0]]
+    missing = sorted(set(want) - set(got))[:5]
+    extra = sorted(set(got) - set(want))[:5]
     raise ValueError(
-        f"`{where}(...).update(grad_fn=...)` must return gradients with the structure of the "
-        f"params, or a pair (grads, aux); got {jax.tree.structure(out)} for params {s_par}."
+        f"`{where}(...).update(grad_fn=...)` must return gradients for exactly the params it "
+        f"is given (same leaf paths and shapes), or a pair (grads, aux); the params have "
+        f"{len(want)} leaves, grad_fn returned {len(got)}"
+        + (f"; missing {missing}" if missing else "")
+        + (f"; not params {extra}" if extra else "")
+        + ". With nnx.Optimizer(..., wrt=nnx.Param), differentiate with respect to the same "
+        "filter, e.g. `nnx.grad(loss)` (nnx.Param by default)."
     )
 
 
@@ -108,6 +152,7 @@ def sam(
     eta: Any = 0.01,
     eps: Any = 1e-12,
     mask: MaskLike = None,
+    base_optimizer: optax.GradientTransformation | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Sharpness-aware minimization (SAM, or ASAM with ``adaptive=True``) as a transform.
 
@@ -120,15 +165,26 @@ def sam(
        \;\;\text{(ASAM)}, \qquad
        u = \nabla L(w + \varepsilon)
 
-    Place it *first*, before the base optimizer:
-    ``optax.chain(regjax.transforms.sam(0.05), optax.sgd(0.1))``. Its ``update``
-    takes ``update(grads, state, params, *, grad_fn)`` where
+    **Recommended: the wrapper form**, ``sam(rho, base_optimizer=opt)``, like
+    ``optax.contrib.sam(optimizer, ...)``: SAM's gradient goes to ``opt``, whose
+    updates are returned, so the order cannot be wrong. Without
+    ``base_optimizer`` it is a chain element that must come *first*:
+    ``optax.chain(regjax.transforms.sam(0.05), optax.sgd(0.1))``. Placed after
+    the base optimizer it sees a descent step instead of a gradient, perturbs
+    *downhill* and emits a raw gradient that ``optax.apply_updates`` adds:
+    the loss climbs, and nothing inside the chain can tell.
+
+    Its ``update`` takes ``update(grads, state, params, *, grad_fn)`` where
     ``grad_fn(params) -> grads`` (or ``-> (grads, aux)``) is the user's closure
     over the current batch. ``grad_fn`` is called once, at ``w + ε``; its aux is
     discarded, so the aux you keep (batch-norm statistics, metrics) is the one
     from your own unperturbed pass that produced ``grads``, as in the SAM
-    authors' code. A zero gradient gives ``ε = 0`` (no NaN). Leaves left out
-    by ``mask`` are not perturbed and do not enter the norm.
+    authors' code. ``grad_fn`` may return a tree with the params' structure or
+    one with the same leaf paths, such as the ``nnx.State`` of ``nnx.Param``
+    that ``nnx.grad`` returns, while ``nnx.Optimizer`` passes pure arrays (see
+    the example). A zero gradient gives ``ε = 0`` (no NaN). Leaves left out
+    by ``mask`` are not perturbed and do not enter the norm. Extra keyword
+    arguments other than ``grad_fn`` go to ``base_optimizer``.
 
     For m-sharpness (an independent ε per micro-batch) use
     :func:`sam_value_and_grad` with ``micro_batch_size=m`` and feed its
@@ -142,6 +198,9 @@ def sam(
       eta: η >= 0 of ASAM's ``T = |w| + η`` (ignored by SAM).
       eps: ε₀ >= 0 added to the norm, as in the authors' code.
       mask: which leaves to perturb (a regjax/optax mask); None for all.
+      base_optimizer: the optimizer that takes SAM's gradient, e.g.
+        ``optax.sgd(0.1)``; its updates are returned. None for the chain
+        element, which returns SAM's gradient.
 
     Returns:
       An ``optax.GradientTransformationExtraArgs``. ``update`` needs ``params``
@@ -151,11 +210,31 @@ def sam(
       >>> import jax, jax.numpy as jnp, optax
       >>> import regjax
       >>> loss = lambda w: jnp.sum(w ** 4)
-      >>> tx = optax.chain(regjax.transforms.sam(0.1), optax.sgd(0.1))
+      >>> tx = regjax.transforms.sam(0.1, base_optimizer=optax.sgd(0.1))
       >>> w = jnp.array([1.0, 0.0])
       >>> updates, _ = tx.update(jax.grad(loss)(w), tx.init(w), w, grad_fn=jax.grad(loss))
       >>> updates  # -0.1 * 4 * (1 + 0.1)**3
       Array([-0.5324,  0. ], dtype=float32)
+      >>> tx = optax.chain(regjax.transforms.sam(0.1), optax.sgd(0.1))  # chain: SAM first
+      >>> tx.update(jax.grad(loss)(w), tx.init(w), w, grad_fn=jax.grad(loss))[0]
+      Array([-0.5324,  0. ], dtype=float32)
+
+      With ``nnx.Optimizer``, ``grad_fn`` puts the params it is given into a
+      copy of the model and returns what ``nnx.grad`` returns:
+
+      >>> from flax import nnx
+      >>> model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+      >>> x, y = jnp.ones((4, 3)), jnp.zeros((4, 1))
+      >>> loss_fn = lambda m: jnp.mean((m(x) - y) ** 2)
+      >>> tx = regjax.transforms.sam(0.05, base_optimizer=optax.sgd(0.1))
+      >>> optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+      >>> graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+      >>> def grad_fn(params):
+      ...     return nnx.grad(loss_fn)(nnx.merge(graphdef, params, rest))
+      >>> before = float(loss_fn(model))
+      >>> _ = optimizer.update(model, nnx.grad(loss_fn)(model), grad_fn=grad_fn)
+      >>> float(loss_fn(model)) < before
+      True
 
     References:
       Foret, P., Kleiner, A., Mobahi, H. and Neyshabur, B. (2021).
@@ -167,6 +246,11 @@ def sam(
     """
     where = "regjax.transforms.sam"
     _check_static(where, rho, eta, eps, adaptive)
+    if base_optimizer is not None and not isinstance(base_optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"`{where}(base_optimizer=...)` must be an optax GradientTransformation such as "
+            f"`optax.sgd(0.1)`, or None; got {type(base_optimizer).__name__}."
+        )
 
     def init_fn(params: Any) -> SAMState:
         del params
@@ -210,7 +294,27 @@ def sam(
         grads = jax.tree.map(lambda g, u: g.astype(u.dtype), grads, updates)
         return grads, new_state
 
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    if base_optimizer is None:
+        return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+    base = optax.with_extra_args_support(base_optimizer)
+
+    def wrapped_init(params: Any) -> SAMWithBaseState:
+        return SAMWithBaseState(count=init_fn(params).count, base_state=base.init(params))
+
+    def wrapped_update(
+        updates: Any,
+        state: SAMWithBaseState,
+        params: Any = None,
+        *,
+        grad_fn: Callable[[Any], Any] | None = None,
+        **extra_args: Any,
+    ) -> tuple[Any, SAMWithBaseState]:
+        grads, s = update_fn(updates, SAMState(count=state.count), params, grad_fn=grad_fn)
+        out, base_state = base.update(grads, state.base_state, params, **extra_args)
+        return out, SAMWithBaseState(count=s.count, base_state=base_state)
+
+    return optax.GradientTransformationExtraArgs(wrapped_init, wrapped_update)
 
 
 def sam_value_and_grad(

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
 import regjax
 from regjax import transforms as T
@@ -70,7 +71,8 @@ def test_zero_gradient_gives_no_nan_unlike_optax_contrib():
     assert np.all(np.isnan(np.asarray(u)))
 
 
-def test_trajectory_matches_optax_contrib_sam_opaque():
+@pytest.mark.parametrize("form", ["chain", "wrapper"])
+def test_trajectory_matches_optax_contrib_sam_opaque(form):
     # In float64: two mathematically equal float32 programs drift apart by
     # rounding over 20 steps (1e-4 relative on CI), which says nothing about
     # SAM; in float64 the same trajectories agree to ~1e-12, so a tight
@@ -80,7 +82,10 @@ def test_trajectory_matches_optax_contrib_sam_opaque():
         f64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)
         params, batch = f64(_mlp_params()), f64(_batch())
         rho, lr = 0.05, 0.1
-        ours = optax.chain(T.sam(rho), optax.sgd(lr))
+        if form == "chain":
+            ours = optax.chain(T.sam(rho), optax.sgd(lr))
+        else:
+            ours = T.sam(rho, base_optimizer=optax.sgd(lr))
         peer = optax.contrib.sam(
             optax.sgd(lr),
             optax.chain(optax.contrib.normalize(), optax.sgd(rho)),
@@ -232,3 +237,93 @@ def test_bad_sam_input():
         T.sam("0.1")
     with pytest.raises(ValueError, match=r"sam_value_and_grad\(micro_batch_size=4\)"):
         T.sam_value_and_grad(_mlp_loss, 0.1, micro_batch_size=4)(_mlp_params(), _batch(n=6))
+
+
+def test_wrapper_form_equals_sam_first_in_a_chain_with_momentum_and_schedule():
+    params, batch = _mlp_params(), _batch()
+    rho = lambda count: 0.01 + 0.02 * count.astype(jnp.float32)
+    base = optax.sgd(0.05, momentum=0.9)  # a stateful base (adam fails strict promotion)
+    ours = jax.jit(lambda p: _run(T.sam(rho, adaptive=True, base_optimizer=base), p, batch, 6))
+    ref = jax.jit(lambda p: _run(optax.chain(T.sam(rho, adaptive=True), base), p, batch, 6))
+    chex.assert_trees_all_equal(ours(params), ref(params))
+    state = T.sam(0.05, base_optimizer=base).init(params)
+    assert isinstance(state.base_state, type(base.init(params)))
+
+
+def test_wrapper_form_descends_where_sam_after_the_optimizer_climbs():
+    # The misuse the wrapper rules out: SAM after the base optimizer sees a
+    # descent step, perturbs downhill and emits a raw gradient, which
+    # apply_updates adds. The wrapper cannot be ordered wrongly.
+    params, batch = _mlp_params(), _batch()
+    loss0 = float(_mlp_loss(params, batch))
+    wrong = optax.chain(optax.sgd(0.1), T.sam(0.05))
+    right = T.sam(0.05, base_optimizer=optax.sgd(0.1))
+    assert float(_mlp_loss(_run(wrong, params, batch, 10), batch)) > loss0
+    assert float(_mlp_loss(_run(right, params, batch, 10), batch)) < 0.9 * loss0
+
+
+def test_wrapper_forwards_extra_args_but_not_grad_fn_to_the_base_optimizer():
+    seen = {}
+
+    def update(updates, state, params=None, **extra):
+        seen.update(extra)
+        return updates, state
+
+    base = optax.GradientTransformationExtraArgs(lambda p: optax.EmptyState(), update)
+    tx = T.sam(0.05, base_optimizer=base)
+    w = jnp.array([1.0, 2.0])
+    tx.update(w, tx.init(w), w, grad_fn=lambda p: p, value=jnp.float32(3.0))
+    assert set(seen) == {"value"}
+    with pytest.raises(TypeError, match=r"`regjax\.transforms\.sam\(base_optimizer=\.\.\.\)`"):
+        T.sam(0.05, base_optimizer=optax.sgd)
+
+
+class _Net(nnx.Module):
+    def __init__(self, rngs):
+        self.l1 = nnx.Linear(4, 8, rngs=rngs)
+        self.l2 = nnx.Linear(8, 1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.l2(jnp.tanh(self.l1(x)))
+
+
+@pytest.mark.parametrize("form", ["chain", "wrapper"])
+def test_nnx_optimizer_with_the_grad_fn_nnx_grad_returns(form):
+    x, y = _batch()
+    loss_fn = lambda m: jnp.mean((m(x) - y) ** 2)
+    model = _Net(nnx.Rngs(0))
+    rho, lr = 0.05, 0.1
+    tx = (
+        optax.chain(T.sam(rho), optax.sgd(lr))
+        if form == "chain"
+        else T.sam(rho, base_optimizer=optax.sgd(lr))
+    )
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    graphdef, params0, rest = nnx.split(model, nnx.Param, ...)
+    w0 = nnx.as_pure(params0)
+
+    def grad_fn(params):
+        return nnx.grad(loss_fn)(nnx.merge(graphdef, params, rest))
+
+    optimizer.update(model, nnx.grad(loss_fn)(model), grad_fn=grad_fn)
+    # Reference: SAM by hand, jax.grad of a pure function and float64 NumPy.
+    pure_loss = lambda w: loss_fn(nnx.merge(graphdef, w, rest))
+    g = jax.tree.map(lambda a: np.asarray(a, np.float64), jax.grad(pure_loss)(w0))
+    norm = np.sqrt(sum(np.sum(a**2) for a in jax.tree.leaves(g)))
+    perturbed = jax.tree.map(
+        lambda w, gi: jnp.asarray(np.asarray(w, np.float64) + rho * gi / norm, jnp.float32), w0, g
+    )
+    g_sam = jax.grad(pure_loss)(perturbed)
+    want = jax.tree.map(lambda w, gi: np.asarray(w) - lr * np.asarray(gi), w0, g_sam)
+    got = nnx.as_pure(nnx.state(model, nnx.Param))
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(jax.tree.leaves(got)[0], jax.tree.leaves(w0)[0])
+
+
+def test_grad_fn_with_wrong_leaves_names_them_without_a_treedef_dump():
+    params = {"a": jnp.ones(2), "b": jnp.ones(3)}
+    tx = T.sam(0.1)
+    with pytest.raises(ValueError, match=r"missing \['b'\]") as info:
+        tx.update(params, tx.init(params), params, grad_fn=lambda p: {"a": p["a"]})
+    assert "PyTreeDef" not in str(info.value)

@@ -82,6 +82,16 @@ CASES = {
     "sam_adaptive_masked": Case(
         T.sam, lambda h: {"rho": h, "adaptive": True, "mask": MASK}, "rho", True
     ),
+    # The wrapper form; a stateless base (its state is the step counter only,
+    # as the dtype test expects) before the sgd of `_build`. test_sam.py covers
+    # a stateful base.
+    "sam_with_base_optimizer": Case(
+        T.sam,
+        lambda h: {"rho": h, "base_optimizer": optax.scale(1.0)},
+        "rho",
+        True,
+        static_args=("base_optimizer",),
+    ),
 }
 
 # Every public optax transform factory must have a case here.

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from typing import IO, Any
+
+
+def _create_beside(path: str) -> tuple[int, str]:
+    """Creates a new, uniquely named file beside ``path``; returns (fd, its path).
+
+    Created with mode 0666 so the kernel applies the process's umask, as for any other
+    new file. (``tempfile.mkstemp`` creates 0600; reading the umask to chmod afterwards
+    means setting it, which races with other threads creating files.)
+    """
+    directory, name = os.path.split(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}-{name}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def atomic_write(
     path: str | os.PathLike[str], write: Callable[[IO[Any]], None], *, text: bool = False
 ) -> None:
     """Writes through ``write(file)`` into a temporary file beside ``path``, then renames."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = _create_beside(path)
     try:
-        # mkstemp creates the file 0600; a result file gets the permissions any
-        # other new file would get under the process's umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w" if text else "wb") as f:
             write(f)
             f.flush()

@@ -97,6 +97,25 @@ def test_atomic_write_respects_the_umask(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "b.txt").st_mode) == 0o600
 
 
+def test_atomic_write_never_changes_the_umask(tmp_path, monkeypatch):
+    # Setting the umask, even to read it, is process-wide: a file another thread creates
+    # meanwhile would get the temporary umask.
+    old = os.umask(0o027)
+    try:
+
+        def refuse(mask):
+            raise AssertionError("atomic_write changed the process umask")
+
+        monkeypatch.setattr(os, "umask", refuse)
+        atomic_write(tmp_path / "c.txt", lambda f: f.write("x"), text=True)
+        monkeypatch.undo()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "c.txt").st_mode) == 0o640
+    assert (tmp_path / "c.txt").read_text() == "x"
+    assert os.listdir(tmp_path) == ["c.txt"]  # no temporary file left behind
+
+
 def test_grid_never_wraps_integers_or_invents_nan():
     with pytest.raises(ValueError, match=r"regjax.sweep.grid\(steps=.*range"):
         sweep.grid(steps=[100, 2**31 + 5])

@@ -75,9 +75,11 @@ def _perturbation(
     sq = [jnp.sum(tg * tg) for _, tg in pair_leaves]
     acc = max((s.dtype for s in sq), key=lambda d: np.dtype(d).itemsize)
     norm = jnp.sqrt(sum(s.astype(acc) for s in sq))
-    positive = norm > 0
-    denom = jnp.where(positive, norm, 1) + jnp.asarray(eps).astype(acc)
-    coef = jnp.where(positive, jnp.asarray(rho).astype(acc) / denom, 0)
+    # `== 0` rather than `> 0` so that a NaN norm (a NaN gradient) gives a NaN
+    # ε, and a visibly NaN result, instead of silently skipping the ascent.
+    zero = norm == 0
+    denom = jnp.where(zero, 1, norm) + jnp.asarray(eps).astype(acc)
+    coef = jnp.where(zero, 0, jnp.asarray(rho).astype(acc) / denom)
 
     def eps_leaf(pair: Any, p: jax.Array) -> jax.Array:
         if pair is None:

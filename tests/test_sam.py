@@ -327,3 +327,14 @@ def test_grad_fn_with_wrong_leaves_names_them_without_a_treedef_dump():
     with pytest.raises(ValueError, match=r"missing \['b'\]") as info:
         tx.update(params, tx.init(params), params, grad_fn=lambda p: {"a": p["a"]})
     assert "PyTreeDef" not in str(info.value)
+
+
+def test_a_nan_gradient_is_not_turned_into_a_finite_sam_gradient():
+    # A NaN in the incoming gradient used to give ε = 0 (NaN > 0 is False), so
+    # SAM returned the finite gradient at w and hid the NaN.
+    w = jnp.array([1.0, 2.0])
+    grad_fn = jax.grad(lambda p: jnp.sum(p**2))
+    for adaptive in (False, True):
+        tx = T.sam(0.05, adaptive=adaptive)
+        u, _ = tx.update(jnp.array([np.nan, 1.0]), tx.init(w), w, grad_fn=grad_fn)
+        assert np.isnan(np.asarray(u)).all()

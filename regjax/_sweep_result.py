@@ -108,8 +108,18 @@ class SweepResult:
         return self.grid.reshape(found[name]) if reshape else found[name]
 
     def hparams(self, *, reshape: bool = False) -> dict[str, np.ndarray]:
-        """The hyperparameters, one value per member (or shaped like the grid)."""
-        values = {k: np.asarray(self.grid[k]) for k in self.grid.names}
+        """The hyperparameters, one value per member (or shaped like the grid).
+
+        These are the values the grid was built from (float64/int64), as
+        :meth:`best` returns them, not their float32 images that ``train_fn``
+        saw: ``hparams()["lam"] == 0.01`` holds where the grid says 0.01.
+        """
+        exact = self.grid._exact_axes
+        if exact is None:
+            values = {k: np.asarray(self.grid[k]) for k in self.grid.names}
+        else:
+            mesh = np.meshgrid(*(exact[k] for k in self.grid.names), indexing="ij")
+            values = {k: m.reshape(-1) for k, m in zip(self.grid.names, mesh, strict=True)}
         return self.grid.reshape(values) if reshape else values
 
     def reshaped_metrics(self) -> Any:

@@ -195,6 +195,17 @@ def test_result_refuses_colliding_metric_names_and_a_wrong_diverged():
     assert flags.tolist() == [False, True]
 
 
+def test_hparams_and_dataframe_hold_the_grids_own_values():
+    pytest.importorskip("pandas")
+    g = sweep.grid(lam=[0.01, 0.1], p=[0.3, 0.5])
+    r = sweep.SweepResult(g, {"loss": np.array([0.5, 0.4, 0.3, 0.2])})
+    assert r.hparams()["lam"].tolist() == [0.01, 0.01, 0.1, 0.1]  # not 0.009999999776...
+    assert r.hparams(reshape=True)["p"].tolist() == [[0.3, 0.5], [0.3, 0.5]]
+    df = r.to_dataframe()
+    assert len(df[(df.lam == 0.01) & (df.p == 0.3)]) == 1
+    assert df.loc[df.loss.idxmin(), ["lam", "p"]].tolist() == list(r.best("loss").values())
+
+
 def test_freeze_if_diverged_keeps_the_last_finite_state():
     import jax.numpy as jnp
 

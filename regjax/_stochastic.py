@@ -91,9 +91,11 @@ def _inverse_keep(rate: Any, dtype: Any) -> jax.Array:
     """1 / (1 − rate), and 0 at rate = 1, with finite gradients everywhere."""
     work = _work_dtype(dtype)
     keep = 1 - jnp.asarray(rate).astype(work)
-    positive = keep > 0
+    # `== 0` rather than `> 0`: a NaN rate (traced, so unchecked) gives a NaN
+    # scale and a NaN output, not an output of zeros.
+    gone = keep == 0
     one = jnp.ones((), work)
-    scale = jnp.where(positive, one / jnp.where(positive, keep, one), jnp.zeros((), work))
+    scale = jnp.where(gone, jnp.zeros((), work), one / jnp.where(gone, one, keep))
     return scale.astype(dtype)
 
 

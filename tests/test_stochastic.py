@@ -460,3 +460,17 @@ def test_gaussian_dropout_rate_derivative_against_the_analytic_slope():
     # Also in float32 and through a nonlinear loss.
     g32 = jax.grad(lambda r: jnp.sum(stochastic.gaussian_dropout(KEY, x, r) ** 2))(0.0)
     assert not np.isnan(float(g32))
+
+
+@pytest.mark.parametrize("name", ["dropout", "drop_path", "dropconnect"])
+def test_a_traced_nan_rate_gives_nan_not_zeros(name):
+    # A NaN rate escapes the concrete check when traced; the output used to be
+    # all zeros (1/(1 − p) was replaced by 0 wherever 1 − p > 0 was False).
+    x = jnp.ones((16, 4))
+    ops = {
+        "dropout": lambda r: stochastic.dropout(KEY, x, r),
+        "drop_path": lambda r: stochastic.drop_path(KEY, x, r),
+        "dropconnect": lambda r: stochastic.dropconnect(KEY, {"kernel": x}, r)["kernel"],
+    }
+    y = np.asarray(jax.jit(ops[name])(jnp.float32(np.nan)))
+    assert np.isnan(y).any() and not (y == 0).all()

@@ -194,6 +194,22 @@ def grid(**axes: Any) -> Grid:
                     f"`{where}({name}=...)` holds values beyond float32's range; "
                     "enable float64 with `jax.config.update('jax_enable_x64', True)`."
                 )
+            if not x64:
+                tiny = np.finfo(np.float32).tiny
+                if np.any((exact != 0) & (np.abs(exact) < tiny)):
+                    raise ValueError(
+                        f"`{where}({name}=...)` holds nonzero values below float32's smallest "
+                        f"normal number {tiny:.3g}, which float32 rounds to zero or to few "
+                        "digits; enable float64 with "
+                        "`jax.config.update('jax_enable_x64', True)`, or rescale the axis."
+                    )
+                cast = exact.astype(np.float32)
+                if len(np.unique(cast)) < len(np.unique(exact)):
+                    raise ValueError(
+                        f"`{where}({name}=...)` holds distinct values that are one value in "
+                        "float32, so their members would be the same run; enable float64 "
+                        "with `jax.config.update('jax_enable_x64', True)`, or drop one."
+                    )
             arr = exact if x64 else exact.astype(np.float32)
         elif np.issubdtype(arr.dtype, np.integer):
             exact = arr

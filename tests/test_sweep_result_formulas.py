@@ -123,6 +123,12 @@ def test_grid_never_wraps_integers_or_invents_nan():
         sweep.grid(lam=[1e-50, 1e50])
     with pytest.raises(ValueError, match="NaN or inf"):
         sweep.grid(lam=[1.0, float("nan")])
+    # float32 would run 1 + 1e-9 as 1.0, and 1e-50 as 0.0, each with no error
+    with pytest.raises(ValueError, match=r"grid\(lam=...\)` holds distinct values that are one"):
+        sweep.grid(lam=[1.0, 1.0 + 1e-9])
+    with pytest.raises(ValueError, match=r"grid\(lam=...\)` holds nonzero values below"):
+        sweep.grid(lam=[0.0, 1e-50, 1e-3])
+    assert sweep.grid(lam=[0.0, 1e-30, 1.0, 1.0])["lam"].tolist() == [0.0, np.float32(1e-30), 1, 1]
 
 
 def test_grid_under_x64_keeps_float64_and_int64():

@@ -13,6 +13,7 @@ import jax
 import optax
 
 from regjax import _prox
+from regjax._checks import check_float_leaf
 from regjax._transforms import (
     check_hyperparam,
     evaluate,
@@ -21,7 +22,7 @@ from regjax._transforms import (
     require_params,
     zero_count,
 )
-from regjax._tree import MaskLike, resolve_mask, strength_tree
+from regjax._tree import MaskLike, path_str, resolve_mask, strength_tree
 
 
 class ProximalState(NamedTuple):
@@ -92,6 +93,15 @@ def _proximal(
         lr = evaluate(learning_rate, state.count, where=where, name="learning_rate")
         s_tree = strength_tree(s, params, where=where, name="strength")
         flags = resolve_mask(mask, params, where=where)
+        # Checked here, so that a non-float param names this transform's update,
+        # not the prox function (or its argument `x`) it is passed on to.
+        for (path, p), f in zip(
+            jax.tree_util.tree_flatten_with_path(params)[0], jax.tree.leaves(flags), strict=True
+        ):
+            if f:
+                check_float_leaf(
+                    p, where=f"{where}(...).update", name="params", path=path_str(path)
+                )
         # Leaves left out by the mask become optax.MaskedNode (an empty pytree), so
         # prox_fn only ever sees the leaves it regularizes.
         hide = lambda tree: jax.tree.map(lambda f, x: x if f else optax.MaskedNode(), flags, tree)

@@ -439,3 +439,25 @@ def test_errors_name_the_transform_the_user_called():
         regjax.prox.group_lasso(k, 0.1, axis=2)
     with pytest.raises(ValueError, match=r"^`regjax\.prox\.nuclear\(x=\.\.\.\)`"):
         regjax.prox.nuclear(v, 0.1)
+
+
+@pytest.mark.parametrize(
+    "factory, where",
+    [
+        (lambda: T.proximal_l1(0.1, 0.1), "proximal_l1"),
+        (lambda: T.proximal_elastic_net(0.1, 0.5, 0.1), "proximal_elastic_net"),
+        (lambda: T.proximal_group_lasso(0.1, 0.1), "proximal_group_lasso"),
+        (lambda: T.proximal(regjax.prox.l1, 0.1, 0.1), "proximal"),
+    ],
+)
+def test_an_integer_param_is_reported_by_the_proximal_transform(factory, where):
+    # It used to be reported as `regjax.prox.l1(x=...)` (or the transform's `x=`).
+    params = {"w": jnp.arange(3), "b": jnp.ones(2)}
+    updates = {"w": jnp.zeros(3, jnp.int32), "b": jnp.zeros(2)}
+    tx = factory()
+    with pytest.raises(
+        ValueError,
+        match=rf"^`regjax\.transforms\.{where}\(\.\.\.\)\.update\(params=\.\.\.\)`: leaf w has "
+        r"dtype int32",
+    ):
+        tx.update(updates, tx.init(params), params)

@@ -94,13 +94,16 @@ class _RateModule(nnx.Module):
     rng_collection: str
 
     def _resolve(self, rate: Any, deterministic: bool | None, where: str) -> tuple[Any, bool]:
-        det = self.deterministic if deterministic is None else deterministic
-        det = _check_bool(det, where=where, name="deterministic")
+        # Call-time arguments are reported as the call's, `{where}(...)(name=...)`,
+        # not as the constructor's or as those of the `regjax.stochastic`
+        # function they are passed on to.
+        call = f"{where}(...)"
+        if deterministic is None:
+            det = _check_bool(self.deterministic, where=where, name="deterministic")
+        else:
+            det = _check_bool(deterministic, where=call, name="deterministic")
         if rate is None:
             return self.rate[...], det
-        # Checked here so that a bad call-time rate names the module's call,
-        # not `regjax.stochastic`'s function it is passed on to.
-        call = f"{where}(...)"
         _check_scalar(rate, where=call, name="rate")
         check_unit_interval(rate, where=call, name="rate")
         return rate, det
@@ -367,8 +370,10 @@ class SpectralNorm(nnx.Module):
 
     def __call__(self, x: Any, *, deterministic: bool | None = None) -> Any:
         where = f"{_PUBLIC}.SpectralNorm"
-        det = self.deterministic if deterministic is None else deterministic
-        det = _check_bool(det, where=where, name="deterministic")
+        if deterministic is None:
+            det = _check_bool(self.deterministic, where=where, name="deterministic")
+        else:
+            det = _check_bool(deterministic, where=f"{where}(...)", name="deterministic")
         param = getattr(self.layer, self.param_name)
         w = param[...]
         state = SpectralState(u=self.u[...], sigma=self.sigma[...])

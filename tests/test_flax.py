@@ -210,6 +210,10 @@ def test_bad_arguments():
         regjax.flax.Dropout(0.5, rngs=nnx.Rngs(dropout=0))(jnp.ones(3), rate=2.0)
     with pytest.raises(TypeError, match=r"`regjax\.flax\.DropPath\(\.\.\.\)\(rate=\.\.\.\)`"):
         regjax.flax.DropPath(0.5, rngs=nnx.Rngs(dropout=0))(jnp.ones((2, 3)), rate="0.1")
+    with pytest.raises(
+        TypeError, match=r"`regjax\.flax\.Dropout\(\.\.\.\)\(deterministic=\.\.\.\)`"
+    ):
+        regjax.flax.Dropout(0.5)(jnp.ones(3), deterministic="yes")
     # A call-time rate is also checked when the module is deterministic.
     with pytest.raises(ValueError, match=r"`regjax\.flax\.Dropout\(\.\.\.\)\(rate=\.\.\.\)`"):
         regjax.flax.Dropout(0.5)(jnp.ones(3), rate=-1.0, deterministic=True)
@@ -284,3 +288,8 @@ def test_spectral_norm_bad_arguments():
         ValueError, match=r"`regjax\.flax\.SpectralNorm\(param_name=\.\.\.\)`: Linear\.bias"
     ):
         regjax.flax.SpectralNorm(lin, param_name="bias", rngs=nnx.Rngs(params=0))
+    sn = regjax.flax.SpectralNorm(lin, rngs=nnx.Rngs(params=0))
+    with pytest.raises(
+        TypeError, match=r"`regjax\.flax\.SpectralNorm\(\.\.\.\)\(deterministic=\.\.\.\)`"
+    ):
+        sn(jnp.ones((1, 3)), deterministic=1)

@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import checkify as _checkify
 
-from regjax._checks import check_nonnegative
+from regjax._checks import _CHECKS_ENABLED, check_nonnegative
 from regjax._transforms import (
     check_hyperparam,
     evaluate,
@@ -136,6 +137,33 @@ def _split_aux(out: Any, params: Any, *, where: str) -> tuple[Any, Any]:
     )
 
 
+def _check_updates_are_a_gradient(
+    updates: Any, params: Any, grad_fn: Callable[[Any], Any], *, where: str
+) -> None:
+    """Opt-in (``regjax.checks.checkify``) check that ``updates`` is a gradient.
+
+    Placed after the base optimizer, ``sam`` receives a descent step, whose
+    inner product with the gradient is negative for any optimizer with a
+    positive (diagonal) preconditioner; the raw gradient has cosine 1 with
+    itself. Costs one more ``grad_fn`` call, so it runs only when asked for."""
+    g0, _ = _split_aux(grad_fn(params), params, where=where)
+    us, gs = jax.tree.leaves(updates), jax.tree.leaves(g0)
+    acc = max((accumulation_dtype(u.dtype) for u in us), key=lambda d: d.itemsize)
+    dot = sum(jnp.vdot(u.astype(acc), g.astype(acc)) for u, g in zip(us, gs))
+    nu = jnp.sqrt(sum(jnp.vdot(u.astype(acc), u.astype(acc)) for u in us))
+    ng = jnp.sqrt(sum(jnp.vdot(g.astype(acc), g.astype(acc)) for g in gs))
+    both = (nu > 0) & (ng > 0)
+    cos = jnp.where(both, dot / jnp.where(both, nu * ng, 1), 0)
+    _checkify.check(
+        ~(cos < 0),
+        f"`{where}(...).update(updates=...)` points against the gradient grad_fn(params) "
+        "(cosine {cos}): sam was given a descent step, not a gradient, so it would climb "
+        "the loss. Place it first, `optax.chain(regjax.transforms.sam(rho), opt)`, or use "
+        "`regjax.transforms.sam(rho, base_optimizer=opt)`.",
+        cos=cos,
+    )
+
+
 def _check_static(where: str, rho: Any, eta: Any, eps: Any, adaptive: Any) -> None:
     check_hyperparam(rho, where=where, name="rho")
     if not callable(eta):
@@ -174,7 +202,11 @@ def sam(
     ``optax.chain(regjax.transforms.sam(0.05), optax.sgd(0.1))``. Placed after
     the base optimizer it sees a descent step instead of a gradient, perturbs
     *downhill* and emits a raw gradient that ``optax.apply_updates`` adds:
-    the loss climbs, and nothing inside the chain can tell.
+    the loss climbs. Under :func:`regjax.checks.checkify` it reports this (at
+    the cost of one more ``grad_fn`` call per step): the incoming updates must
+    not point against ``grad_fn(params)``. That check assumes ``grad_fn`` is
+    the gradient that produced ``grads``; with a stochastic ``grad_fn``
+    (dropout with fresh keys) two draws could, rarely, disagree in sign.
 
     Its ``update`` takes ``update(grads, state, params, *, grad_fn)`` where
     ``grad_fn(params) -> grads`` (or ``-> (grads, aux)``) is the user's closure
@@ -285,6 +317,8 @@ def sam(
             why="SAM needs the gradient of every param: pass `jnp.zeros_like(p)` where there "
             "is none, and keep those params out of the perturbation with `mask=`.",
         )
+        if _CHECKS_ENABLED.get():
+            _check_updates_are_a_gradient(updates, params, grad_fn, where=where)
         new_state = SAMState(count=increment(state.count))
         if isinstance(rho, int | float) and rho == 0:
             return updates, new_state

@@ -338,3 +338,31 @@ def test_a_nan_gradient_is_not_turned_into_a_finite_sam_gradient():
         tx = T.sam(0.05, adaptive=adaptive)
         u, _ = tx.update(jnp.array([np.nan, 1.0]), tx.init(w), w, grad_fn=grad_fn)
         assert np.isnan(np.asarray(u)).all()
+
+
+def test_sam_after_the_optimizer_is_reported_under_checkify():
+    params, batch = _mlp_params(), _batch()
+    grad_fn = lambda p: jax.grad(_mlp_loss)(p, batch)
+
+    def step(tx, p):
+        u, _ = tx.update(grad_fn(p), tx.init(p), p, grad_fn=grad_fn)
+        return u
+
+    for base in (optax.sgd(0.1), optax.rmsprop(0.01), optax.sgd(0.1, momentum=0.9)):
+        wrong = optax.chain(base, T.sam(0.05))
+        err, _ = jax.jit(regjax.checks.checkify(lambda p, tx=wrong: step(tx, p)))(params)
+        assert "points against the gradient" in err.get()
+        assert "base_optimizer=opt" in err.get()
+    for right in (
+        optax.chain(T.sam(0.05), optax.sgd(0.1)),
+        T.sam(0.05, base_optimizer=optax.sgd(0.1)),
+    ):
+        err, _ = jax.jit(regjax.checks.checkify(lambda p, tx=right: step(tx, p)))(params)
+        assert err.get() is None
+    # Without checkify there is no extra grad_fn call.
+    calls = []
+    tx = T.sam(0.05)
+    tx.update(
+        grad_fn(params), tx.init(params), params, grad_fn=lambda p: calls.append(1) or grad_fn(p)
+    )
+    assert len(calls) == 1

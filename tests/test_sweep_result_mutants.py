@@ -221,3 +221,25 @@ def test_one_standard_error_orders_the_whole_int32_range():
     r = sweep.SweepResult(g, {"m": np.full((3, 2), 0.5)})
     assert r.one_standard_error("m", by="k", simpler="larger") == {"k": 5}
     assert r.one_standard_error("m", by="k", simpler="smaller") == {"k": -(2**31)}
+
+
+def test_fold_means_of_a_float32_metric_are_taken_in_float64():
+    # in float32, 1e8 + 1 rounds to 1e8, so the first member's mean would be 0;
+    # math.fsum gives the exact sums
+    import math
+
+    g = sweep.grid(lam=[0.1, 1.0])
+    folds = np.array([[1e8, 1.0, -1e8], [0.1, 0.1, 0.1]], np.float32)
+    r = sweep.SweepResult(g, {"m": folds})
+    exact = [math.fsum(float(x) for x in row) / 3 for row in folds]
+    assert r.best_index("m") == int(np.argmin(exact)) == 1
+    assert r.best_index("m", mode="max") == int(np.argmax(exact)) == 0
+
+
+def test_a_non_numeric_metric_is_kept_and_never_a_reason_to_diverge():
+    g = _grid3()
+    names = np.array(["a", "b", "c"])
+    r = sweep.SweepResult(g, {"name": names, "loss": np.array([0.3, np.nan, 0.1])})
+    np.testing.assert_array_equal(r.diverged, [False, True, False])
+    np.testing.assert_array_equal(r.metric("name"), names)
+    assert r.best("loss") == {"lam": 1.0}

@@ -1,7 +1,9 @@
 """Mutation testing of regjax's numerical and bookkeeping cores with mutmut.
 
 Usage: ``python tools/mutants.py [MODULE ...]`` (default: every core below),
-or ``make mutants MODULES="regjax/_prox.py regjax/_sam.py"``.
+or ``make mutants MODULES="regjax/_prox.py regjax/_sam.py"``. ``MODULE:NAME,...``
+mutates only the named functions or mutants (mutmut's names, as in ``SCOPE``),
+e.g. to recheck survivors after adding tests.
 
 Each module runs in its own scratch copy under ``.mutants-work/<module>/``, with
 a ``[tool.mutmut]`` section that mutates only that module and runs only its
@@ -22,6 +24,7 @@ appended to ``.mutants-work/summary.txt``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,10 +113,14 @@ def _config(module: str, tests: list[str]) -> str:
     )
 
 
-def run_module(module: str, max_children: int) -> int:
-    """Run mutmut over one module in a scratch copy; return mutmut's exit code."""
+def run_module(module: str, max_children: int, functions: list[str] | None = None) -> int:
+    """Run mutmut over one module in a scratch copy; return mutmut's exit code.
+
+    ``functions`` (mutmut's names, as in ``SCOPE``, or single mutants such as
+    ``x_f__mutmut_3``) replaces the module's ``SCOPE`` for this run."""
     name = Path(module).stem
-    work = WORK / name
+    # a narrowed run gets its own folder, so the module's full run stays readable
+    work = WORK / (f"{name}-named" if functions else name)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for item in ("regjax", "tests", "conftest.py"):
@@ -127,7 +134,7 @@ def run_module(module: str, max_children: int) -> int:
     (work / "pyproject.toml").write_text(text + _config(module, _tests_for(module)))
     (work / "preload.txt").write_text("\n".join(PRELOAD) + "\n")
     dotted = module[: -len(".py")].replace("/", ".")
-    scope = [f"{dotted}.{f}*" for f in SCOPE.get(module, [])]
+    scope = [f"{dotted}.{f}*" for f in (functions or SCOPE.get(module, []))]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -155,7 +162,8 @@ def run_module(module: str, max_children: int) -> int:
     # mutmut's last counts line ("tried/total 🎉 killed 🫥 no tests ⏰ timeout 🤔
     # suspicious 🙁 survived 🔇 skipped 🧙 type check") and its rate; its own
     # output ends with a list of the named mutants instead when SCOPE names them
-    tail = [ln for ln in lines if "🎉" in ln][-1:] + [ln for ln in lines if "/second" in ln]
+    counts = [ln for ln in lines if re.search(r"\d+/\d+\s+🎉", ln)][-1:]
+    tail = counts + [ln for ln in lines if "/second" in ln]
     tail = tail or lines[-3:]
     # mutants outside SCOPE stay "not checked"; list only what was tried
     tried = [ln for ln in res.stdout.splitlines() if ln.strip() and "not checked" not in ln]
@@ -171,13 +179,18 @@ def run_module(module: str, max_children: int) -> int:
 
 
 def main(argv: list[str]) -> int:
-    modules = argv or list(TESTS)
-    unknown = [m for m in modules if m not in TESTS]
+    """Arguments: ``MODULE`` or ``MODULE:NAME,NAME`` (names replace its SCOPE)."""
+    runs = []
+    for arg in argv:
+        module, _, names = arg.partition(":")
+        runs.append((module, names.split(",") if names else []))
+    runs = runs or [(m, []) for m in TESTS]
+    unknown = [m for m, _ in runs if m not in TESTS]
     if unknown:
         raise SystemExit(f"tools/mutants.py: unknown modules {unknown}; choose from {list(TESTS)}")
     max_children = int(os.environ.get("MUTANTS_CHILDREN", "1"))
     WORK.mkdir(exist_ok=True)
-    return max(run_module(m, max_children) for m in modules)
+    return max(run_module(m, max_children, names) for m, names in runs)
 
 
 if __name__ == "__main__":

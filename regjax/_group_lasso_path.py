@@ -13,6 +13,7 @@ from regjax import _prox
 from regjax._fista import fista
 from regjax._groups import GroupSpec, safe_norm
 from regjax._lasso import (
+    AIM,
     Quad,
     check_eps,
     check_static_int,
@@ -21,6 +22,8 @@ from regjax._lasso import (
     lipschitz_from_quad,
     make_quad,
     raise_if_nonfinite,
+    raise_if_overflowed,
+    squares_fit,
 )
 from regjax._linear import center, check_alphas, check_xy, warn_if_uncertified
 
@@ -103,9 +106,11 @@ def group_gap(
     the residual terms come from it, with no product with the data."""
     R2, Ry, XtR = quad.parts(w) if g is None else quad.parts_from_grad(w, g)
     norms, sqrt_sizes = group_norms(spec, XtR)
-    dn = jnp.max(norms / sqrt_sizes)
+    # safe_norm maps a NaN square to 0: carry a NaN of XᵀR into the gap explicitly.
+    dn = jnp.where(jnp.any(jnp.isnan(XtR)), jnp.nan, jnp.max(norms / sqrt_sizes))
     a = alpha * quad.n
-    s = jnp.where(dn > a, a / jnp.where(dn > 0, dn, 1), 1)
+    # NaN-propagating (as enet_gap): an overflowed XᵀR gives a NaN gap, not the scale 1.
+    s = jnp.where(dn <= a, 1, a / jnp.where(dn == 0, 1, dn))
     wn, _ = group_norms(spec, w)
     omega = jnp.sum(sqrt_sizes * wn)
     return (0.5 * R2 + a * omega - s * Ry + 0.5 * s**2 * R2) / quad.n
@@ -207,10 +212,11 @@ def group_lasso_path(
     else:
         alphas = check_alphas(alphas, X.dtype, where=where)
     tol = jnp.asarray(tol, X.dtype)
-    alphas, coefs, gaps, target = _solve(
+    alphas, coefs, gaps, target, fits = _solve(
         X, y, alphas, tol, tuple(ids.tolist()), float(eps), fit_intercept, use_gram, default,
         solver, max_iter,
     )  # fmt: skip
+    raise_if_overflowed(fits, X.dtype, where=where)
     raise_if_nonfinite(gaps, coefs, where=where, what="duality gap")
     warn_if_uncertified(gaps, target, where=where, what="duality gap")
     return alphas, coefs, gaps
@@ -239,7 +245,7 @@ def _solve(X, y, alphas, tol, ids, eps, fit_intercept, use_gram, default, solver
             lambda w, g: group_gap(quad, spec, w, alpha, g),
             w0,
             step,
-            tol_abs,
+            AIM * tol_abs,  # its gaps come from G in Gram mode; the returned ones from X
             max_iter,
         ).x
 
@@ -253,6 +259,9 @@ def _solve(X, y, alphas, tol, ids, eps, fit_intercept, use_gram, default, solver
             return w, w
 
         _, W = jax.lax.scan(at_alpha, w0, alphas)
-    exact = make_quad(Xc, yc, use_gram=False)
-    gaps = jax.vmap(lambda w, a: group_gap(exact, spec, w, a))(W, alphas)
-    return alphas, W.T, gaps, tol_abs
+    # The returned gaps from the residuals y − Xw themselves, in float64 whenever
+    # x64 is enabled (as lasso_path's honest_gaps), rounded once to W's dtype.
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
+    exact = make_quad(Xc.astype(wide), yc.astype(wide), use_gram=False)
+    gaps = jax.vmap(lambda w, a: group_gap(exact, spec, w, a))(W.astype(wide), alphas.astype(wide))
+    return alphas, W.T, gaps.astype(W.dtype), tol_abs, squares_fit(quad)

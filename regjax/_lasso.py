@@ -369,7 +369,7 @@ def residual_parts(quad: Quad, W: jax.Array) -> tuple[jax.Array, jax.Array, jax.
     held in that dtype (Xᵀy − Gw, p² per alpha rather than np: it enters the
     gap through the dual point's scale, whose rounding is of that same order),
     from R otherwise."""
-    wide = jnp.promote_types(quad.X.dtype, jax.dtypes.canonicalize_dtype(jnp.float64))
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
     X, y, W = quad.X.astype(wide), quad.y.astype(wide), W.astype(wide)
     R = y[None, :] - W @ X.T  # (A, n)
     if quad.G is not None and quad.G.dtype == wide:
@@ -394,6 +394,28 @@ def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> ja
     # Rounded once, to the dtype of the coefficients: a relative error of that
     # dtype's ε on the gap itself, not on ‖y‖² as computing it there would be.
     return gaps.astype(W.dtype)
+
+
+def squares_fit(quad: Quad) -> jax.Array:
+    """Whether ‖X‖_F² and ‖y‖² are finite in the working dtype.
+
+    ‖X‖_F² bounds every entry of XᵀX and its top eigenvalue, so when it is
+    finite the Gram matrix and FISTA's step are too. When it overflows (float32
+    X near 1e20, say) the step is 0 or NaN and the solver cannot move, while
+    the gap of w = 0 from θ = 0 can still be finite: a path that did nothing."""
+    return jnp.isfinite(jnp.vdot(quad.X, quad.X)) & jnp.isfinite(quad.yy)
+
+
+def raise_if_overflowed(fits: Any, dtype: Any, *, where: str) -> None:
+    """Raises when ``squares_fit`` is False (concrete results only)."""
+    if is_traced(fits) or bool(fits):
+        return
+    raise ValueError(
+        f"`{where}`: the squares of `X` or `y` are not finite in {np.dtype(dtype).name} (they "
+        "overflow), so the solver's step and certificates cannot be computed and no alpha is "
+        "certified. Rescale `X` and `y` (e.g. standardize), or enable float64 "
+        "(`jax.config.update('jax_enable_x64', True)`) and pass float64 arrays."
+    )
 
 
 def raise_if_nonfinite(*arrays: Any, where: str, what: str) -> None:
@@ -634,10 +656,11 @@ def _prepare(where: str, **kw: Any) -> dict[str, Any]:
 
 def _path(where: str, **kw: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
     a = _prepare(where, **kw)
-    alphas, coefs, gaps, target = _solve(
+    alphas, coefs, gaps, target, fits = _solve(
         a["X"], a["y"], a["alphas"], a["r"], a["tol"], a["eps"], a["fit_intercept"],
         a["use_gram"], a["default"], a["solver"], a["max_iter"],
     )  # fmt: skip
+    raise_if_overflowed(fits, a["X"].dtype, where=where)
     raise_if_nonfinite(gaps, coefs, where=where, what="duality gap")
     warn_if_uncertified(gaps, target, where=where, what="duality gap")
     return alphas, coefs, gaps
@@ -667,7 +690,7 @@ def _solve(X, y, alphas, r, tol, eps, fit_intercept, use_gram, default, solver, 
     else:
         W, _, _ = solve_path(quad, alphas, r, tol_abs, max_iter)
     gaps = honest_gaps(quad, W, alphas, r)
-    return alphas, W.T, gaps, tol_abs
+    return alphas, W.T, gaps, tol_abs, squares_fit(quad)
 
 
 class LassoCVResult(NamedTuple):

@@ -52,3 +52,43 @@ def test_fine_diabetes_path_gaps_meet_target_and_match_numpy(l1_ratio):
     # their difference (sums over 442 rows) differ by a few ε·‖y‖²/n. 32 of them
     # is 0.7% of the target here.
     np.testing.assert_allclose(gaps, ref, rtol=0, atol=32 * EPS64 * (y @ y) / n)
+
+
+def test_float32_gaps_are_computed_in_float64_under_x64():
+    """With x64 on, a float32 path's gaps are those of its float32 coefficients
+    evaluated in float64, rounded once: in float32 the primal and the dual (each
+    about ‖y‖²/(2n)) cancel to 1% of a 1e-5 target."""
+    X, y = load_diabetes(return_X_y=True)
+    X32 = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    y32 = (y - y.mean()).astype(np.float32)
+    X64, y64 = X32.astype(np.float64), y32.astype(np.float64)
+    n, tol = len(y), 1e-5
+    with jax.enable_x64(True):
+        alphas, W, gaps = regjax.linear.lasso_path(X32, y32, n_alphas=20, tol=tol)
+    assert W.dtype == gaps.dtype == np.float32
+    alphas, W, gaps = (np.asarray(a, np.float64) for a in (alphas, W, gaps))
+    ref = np.array([enet_gap_numpy(X64, y64, W[:, i], a, 1.0) for i, a in enumerate(alphas)])
+    # float32's rounding of the gap itself, and float64's of ‖y‖²/n (as above).
+    np.testing.assert_allclose(gaps, ref, rtol=1e-6, atol=32 * EPS64 * (y64 @ y64) / n)
+    assert ref.max() <= tol * (y64 @ y64) / n
+
+
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("solver", ["path", "fista"])
+def test_overflowing_squares_raise(x64, solver):
+    """float32 X near 1e20: ‖X‖² overflows, the step is 0 and w stays 0, while the
+    gap of w = 0 at θ = 0 is finite. Under x64 that was a 'target not reached'
+    warning that advised raising max_iter; it is an error that says what overflowed."""
+    X = (1e20 * np.random.RandomState(0).uniform(size=(10, 3))).astype(np.float32)
+    y = (np.arange(10) % 2).astype(np.float32)
+    with jax.enable_x64(x64):
+        for call, where in [
+            (lambda: regjax.linear.enet_path(X, y, [0.1], solver=solver), "enet_path"),
+            (lambda: regjax.linear.lasso_path(X, y, [0.1], solver=solver), "lasso_path"),
+            (
+                lambda: regjax.linear.group_lasso_path(X, y, [0, 0, 1], [0.1], solver=solver),
+                "group_lasso_path",
+            ),
+        ]:
+            with pytest.raises(ValueError, match=rf"linear\.{where}`: the squares .* float32"):
+                call()

@@ -171,8 +171,38 @@ def test_group_lasso_path_reports_overflowing_x():
     with jax.enable_x64(True):
         X = np.finfo(np.float64).max * np.random.RandomState(0).uniform(size=(10, 4))
         y = np.arange(10.0) % 2
-        # The gap stays finite here (Xᵀy overflows to a zero start) but misses its
-        # target: it must be reported, never pass as met.
-        with pytest.warns(RuntimeWarning, match=r"group_lasso_path.*not reached"):
-            _, _, gaps = regjax.linear.group_lasso_path(X, y, [0, 0, 1, 1], alphas=[0.1])
-        assert np.isfinite(np.asarray(gaps)).all()
+        # The gap stays finite here (w = 0 from θ = 0) though the solver could not
+        # move: the overflow itself is the error, not a target missed for want of
+        # iterations.
+        with pytest.raises(ValueError, match=r"group_lasso_path`: the squares .* float64"):
+            regjax.linear.group_lasso_path(X, y, [0, 0, 1, 1], alphas=[0.1])
+
+
+@pytest.mark.parametrize("solver", ["path", "fista"])
+def test_group_lasso_float32_gaps_are_computed_in_float64_under_x64(solver):
+    """With x64 on, a float32 path's gaps are its float32 coefficients' gaps
+    evaluated in float64 (the group dual point: Xᵀr scaled to feasibility)."""
+    X, y = correlated(60, 10, seed=3)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    X64, y64 = X32.astype(np.float64), y32.astype(np.float64)
+    n, tol = len(y), 1e-5
+    with jax.enable_x64(True):
+        alphas, W, gaps = regjax.linear.group_lasso_path(
+            X32, y32, IDS, n_alphas=10, tol=tol, solver=solver
+        )
+    assert gaps.dtype == np.float32
+    alphas, W, gaps = (np.asarray(a, np.float64) for a in (alphas, W, gaps))
+    sizes = np.bincount(IDS)
+    ref = []
+    for w, a in zip(W.T, alphas, strict=True):
+        r = y64 - X64 @ w
+        xtr = X64.T @ r
+        dual_norm = max(np.linalg.norm(xtr[IDS == g]) / np.sqrt(sizes[g]) for g in range(4))
+        s = min(1.0, n * a / dual_norm)
+        pen = sum(np.sqrt(sizes[g]) * np.linalg.norm(w[IDS == g]) for g in range(4))
+        ref.append((0.5 * (1 + s * s) * (r @ r) + n * a * pen - s * (r @ y64)) / n)
+    # float32's rounding of the gap itself, and float64's of the primal and dual
+    # (each about ‖y‖²/(2n)).
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(gaps, ref, rtol=1e-6, atol=32 * eps * (y64 @ y64) / n)
+    assert max(ref) <= tol * (y64 @ y64) / n

@@ -18,6 +18,7 @@ from regjax._lasso import (
     check_tol,
     default_grid,
     raise_if_nonfinite,
+    raise_if_overflowed,
 )
 from regjax._linear import (
     check_alphas,
@@ -161,7 +162,9 @@ def logistic_path(
     else:
         alphas = check_alphas(alphas, X.dtype, where=where)
     tol = jnp.asarray(tol, X.dtype)
-    out = _solve(X, s, alphas, r, tol, float(eps), fit_intercept, default, solver, max_iter)
+    *out, fits = _solve(X, s, alphas, r, tol, float(eps), fit_intercept, default, solver, max_iter)
+    out = tuple(out)
+    raise_if_overflowed(fits, X.dtype, where=where)
     raise_if_nonfinite(*out[1:], where=where, what="KKT residual")
     warn_if_uncertified(out[3], tol, where=where, what="KKT residual")
     return out
@@ -229,5 +232,18 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
             return wb, wb
 
         _, (W, B) = jax.lax.scan(at_alpha, wb0, alphas)
-    kkt = jax.vmap(lambda w, b, a: kkt_residual(loss_grad((w, b)), w, a, r))(W, B, alphas)
-    return alphas, W.T, B, kkt
+    # The returned residuals are recomputed at the returned (w, b), in float64
+    # whenever x64 is enabled (float32 coefficients are then certified by their
+    # float64 gradient), and rounded once to the coefficients' dtype.
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
+    Xw, sw, nw = X.astype(wide), s.astype(wide), nf.astype(wide)
+
+    def loss_grad_wide(w, b):
+        g = -sw * _sigmoid_neg(sw * (Xw @ w + b)) / nw
+        return xt_dot(Xw, g), jnp.sum(g) if fit_intercept else jnp.zeros((), wide)
+
+    kkt = jax.vmap(lambda w, b, a: kkt_residual(loss_grad_wide(w, b), w, a, r.astype(wide)))(
+        W.astype(wide), B.astype(wide), alphas.astype(wide)
+    )
+    # ‖X‖² bounds the Lipschitz constant; when it overflows the step is 0 (see squares_fit).
+    return alphas, W.T, B, kkt.astype(W.dtype), jnp.isfinite(jnp.vdot(X, X))

@@ -136,3 +136,40 @@ def test_logistic_path_raises_on_overflowing_x_float32():
     y = (np.arange(10) % 2).astype(np.float32)
     with pytest.raises(ValueError, match=r"regjax\.linear\.logistic_path.*not finite"):
         regjax.linear.logistic_path(X, y, alphas=[0.1])
+
+
+def numpy_kkt(X, y01, w, b, a, r, fit_intercept=True):
+    """The minimum-norm subgradient's infinity norm, in float64 (logistic_path's κ)."""
+    s = 2 * y01 - 1
+    g = -s / (1 + np.exp(s * (X @ w + b))) / len(y01)
+    gw = X.T @ g + a * (1 - r) * w
+    res = np.where(w != 0, np.abs(gw + a * r * np.sign(w)), np.maximum(np.abs(gw) - a * r, 0))
+    return max(res.max(), abs(g.sum()) if fit_intercept else 0.0)
+
+
+@pytest.mark.parametrize("solver", ["path", "fista"])
+def test_float32_kkt_residuals_are_computed_in_float64_under_x64(solver):
+    """With x64 on, a float32 path's residuals are those of its float32
+    coefficients evaluated in float64, not float32's rounding of them."""
+    X, y = data(200, 8, seed=4)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    X64, y64 = X32.astype(np.float64), y32.astype(np.float64)
+    with jax.enable_x64(True):
+        alphas, W, B, kkt = regjax.linear.logistic_path(
+            X32, y32, n_alphas=8, tol=1e-4, solver=solver
+        )
+    assert kkt.dtype == np.float32
+    alphas, W, B, kkt = (np.asarray(a, np.float64) for a in (alphas, W, B, kkt))
+    ref = [numpy_kkt(X64, y64, W[:, i], B[i], a, 1.0) for i, a in enumerate(alphas)]
+    # float32's rounding of the residual itself; float64's of a sum of 200 terms.
+    np.testing.assert_allclose(kkt, ref, rtol=1e-6, atol=1e-13)
+    assert max(ref) <= 1e-4
+
+
+def test_logistic_path_raises_on_overflowing_x_float32_under_x64():
+    # float32 X near 1e20 with x64 on: the float64 residual of w = 0 is finite,
+    # but the float32 step overflowed, so nothing was solved.
+    X = (1e20 * np.random.RandomState(0).uniform(size=(10, 2))).astype(np.float32)
+    y = (np.arange(10) % 2).astype(np.float32)
+    with jax.enable_x64(True), pytest.raises(ValueError, match=r"logistic_path`: the squares"):
+        regjax.linear.logistic_path(X, y, alphas=[0.1])

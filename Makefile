@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint format bench notebooks clean mutants
+.PHONY: demo test test-all lint format bench notebooks clean mutants min-versions
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,3 +48,8 @@ MODULES ?=
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[mutants]"
 	$(PY) tools/mutants.py $(MODULES)
+
+# Every direct dependency at its declared floor (uv's lowest-direct resolution),
+# in a separate venv under /tmp; then the non-slow suite. See tools/check_min_versions.sh.
+min-versions:
+	bash tools/check_min_versions.sh

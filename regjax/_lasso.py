@@ -381,11 +381,12 @@ def residual_parts(quad: Quad, W: jax.Array) -> tuple[jax.Array, jax.Array, jax.
 
 
 def honest_gaps(quad: Quad, W: jax.Array, alphas: jax.Array, r: jax.Array) -> jax.Array:
-    """Gaps recomputed at the returned W from X and y (``residual_parts``).
+    """Gaps recomputed at the returned W from the residuals y − Xw (``residual_parts``).
 
-    Not from the Gram matrix, whose ‖y‖² − 2wᵀXᵀy + wᵀGw cancels (see ``AIM``),
-    and not from anything the solver carried: the gap of exactly the returned
-    coefficients, in float64 where x64 is enabled, in the dtype of X otherwise."""
+    ‖R‖² is not the expansion ‖y‖² − 2wᵀXᵀy + wᵀGw, which cancels (see ``AIM``),
+    and nothing comes from what the solver carried: the gap of exactly the
+    returned coefficients, in float64 where x64 is enabled, in the dtype of X
+    otherwise."""
     R2, Ry, XtR = residual_parts(quad, W)
     wide = R2.dtype
     gaps = jax.vmap(

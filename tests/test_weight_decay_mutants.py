@@ -2,6 +2,8 @@
 regjax/_weight_decay.py that the other tests let survive (see MUTANTS.md)."""
 
 import jax.numpy as jnp
+import numpy as np
+import optax
 import pytest
 
 from regjax import transforms as T
@@ -40,3 +42,35 @@ def test_a_zero_python_strength_is_the_identity(make):
     updates = {"w": jnp.array([0.5, -0.5])}
     out, _ = tx.update(updates, tx.init(params), params)
     assert out["w"].tolist() == [0.5, -0.5]
+
+
+def test_decoupled_python_one_decays_by_the_whole_weight():
+    # wd = 1 with no learning rate: u - 1 * w, by hand
+    params = {"w": jnp.array([2.0, -3.0])}
+    tx = T.decoupled_weight_decay(1)
+    out, _ = tx.update({"w": jnp.array([0.5, 0.5])}, tx.init(params), params)
+    assert out["w"].tolist() == [0.5 - 2.0, 0.5 + 3.0]
+
+
+def test_decoupled_schedule_is_read_at_each_step():
+    schedule = optax.linear_schedule(0.5, 0.1, transition_steps=4)
+    params = jnp.array([1.0, -2.0])
+    tx = T.decoupled_weight_decay(schedule)
+    state = tx.init(params)
+    w = np.asarray(params, np.float64)
+    for step in range(6):
+        out, state = tx.update(jnp.zeros(2), state, params)
+        # optax.linear_schedule by its definition: linear from 0.5 to 0.1 over 4 steps
+        wd = 0.5 + (0.1 - 0.5) * min(step, 4) / 4
+        np.testing.assert_allclose(out, -wd * w, rtol=1e-6)
+
+
+def test_decoupled_errors_at_update_name_the_argument():
+    params = {"w": jnp.ones(2)}
+    where = r"^`regjax\.transforms\.decoupled_weight_decay\(weight_decay=\.\.\.\)` must be"
+    tx = T.decoupled_weight_decay(lambda count: -0.1)
+    with pytest.raises(ValueError, match=where + " finite"):
+        tx.update({"w": jnp.zeros(2)}, tx.init(params), params)
+    tx = T.decoupled_weight_decay({"a": 0.1, "b": 0.2})
+    with pytest.raises(ValueError, match=where + " a scalar"):
+        tx.update({"w": jnp.zeros(2)}, tx.init(params), params)

@@ -92,3 +92,19 @@ def test_overflowing_squares_raise(x64, solver):
         ]:
             with pytest.raises(ValueError, match=rf"linear\.{where}`: the squares .* float32"):
                 call()
+
+
+@pytest.mark.parametrize("got", [1.005, np.nan, np.inf])
+def test_a_certificate_above_its_target_or_non_finite_warns(got):
+    # The returned certificates are recomputed at the returned coefficients and
+    # the solvers aim under the target, so any excess is a miss: no slack.
+    from regjax._linear import warn_if_uncertified
+
+    with pytest.warns(RuntimeWarning, match="not reached at 1 of 2 alphas"):
+        warn_if_uncertified(np.array([0.5, got]), 1.0, where="f", what="duality gap")
+
+
+def test_a_certificate_at_its_target_does_not_warn():
+    from regjax._linear import warn_if_uncertified
+
+    warn_if_uncertified(np.array([0.5, 1.0]), 1.0, where="f", what="duality gap")

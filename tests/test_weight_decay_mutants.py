@@ -1,6 +1,7 @@
 """Weight decay against optax and NumPy, written to kill the mutants of
 regjax/_weight_decay.py that the other tests let survive (see MUTANTS.md)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -74,3 +75,41 @@ def test_decoupled_errors_at_update_name_the_argument():
     tx = T.decoupled_weight_decay({"a": 0.1, "b": 0.2})
     with pytest.raises(ValueError, match=where + " a scalar"):
         tx.update({"w": jnp.zeros(2)}, tx.init(params), params)
+
+
+def test_decoupled_learning_rate_schedule_errors_name_it():
+    params = jnp.ones(2)
+    tx = T.decoupled_weight_decay(0.1, learning_rate=lambda count: -1.0)
+    with pytest.raises(
+        ValueError,
+        match=r"^`regjax\.transforms\.decoupled_weight_decay\(learning_rate=\.\.\.\)` must be",
+    ):
+        tx.update(jnp.zeros(2), tx.init(params), params)
+
+
+def test_decoupled_mask_error_names_the_transform():
+    params = {"w": jnp.ones(2), "b": jnp.ones(1)}
+    tx = T.decoupled_weight_decay(0.1, mask={"w": True})
+    with pytest.raises(
+        ValueError, match=r"^`regjax\.transforms\.decoupled_weight_decay\(mask=\.\.\.\)`"
+    ):
+        tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
+
+
+@pytest.mark.parametrize("learning_rate", [None, 0.5])
+@pytest.mark.parametrize("with_towards", [False, True])
+def test_decoupled_keeps_a_float16_model_in_float16(learning_rate, with_towards):
+    # every hyperparameter is cast to the leaf's dtype, so a half-precision
+    # model stays half precision (and strict promotion never sees float32)
+    w = np.array([1.5, -2.0, 0.25], np.float16)
+    u = np.array([0.125, 0.5, -1.0], np.float16)
+    ref = np.array([0.5, 0.5, 0.5], np.float16)
+    towards = jnp.asarray(ref) if with_towards else None
+    tx = T.decoupled_weight_decay(0.1, learning_rate=learning_rate, towards=towards)
+    params = jnp.asarray(w)
+    out, _ = tx.update(jnp.asarray(u), tx.init(params), params)
+    assert out.dtype == jnp.float16
+    lr = 1.0 if learning_rate is None else learning_rate
+    target = ref.astype(np.float64) if with_towards else 0.0
+    expected = u.astype(np.float64) - lr * 0.1 * (w.astype(np.float64) - target)
+    np.testing.assert_allclose(np.asarray(out, np.float64), expected, rtol=2e-3, atol=2e-3)

@@ -113,3 +113,47 @@ def test_decoupled_keeps_a_float16_model_in_float16(learning_rate, with_towards)
     target = ref.astype(np.float64) if with_towards else 0.0
     expected = u.astype(np.float64) - lr * 0.1 * (w.astype(np.float64) - target)
     np.testing.assert_allclose(np.asarray(out, np.float64), expected, rtol=2e-3, atol=2e-3)
+
+
+def test_add_l2_gradient_errors_name_the_transform_and_argument():
+    params = {"w": jnp.ones(2)}
+    zeros = {"w": jnp.zeros(2)}
+    where = r"^`regjax\.transforms\.add_l2_gradient"
+    tx = T.add_l2_gradient(lambda count: -0.1)
+    with pytest.raises(ValueError, match=where + r"\(strength=\.\.\.\)` must be finite"):
+        tx.update(zeros, tx.init(params), params)
+    tx = T.add_l2_gradient({"a": 0.1, "b": 0.2})
+    with pytest.raises(ValueError, match=where + r"\(strength=\.\.\.\)` must be a scalar"):
+        tx.update(zeros, tx.init(params), params)
+    tx = T.add_l2_gradient(0.1, mask={"w": True, "b": False})
+    with pytest.raises(ValueError, match=where + r"\(mask=\.\.\.\)`"):
+        tx.update(zeros, tx.init(params), params)
+    tx = T.add_l2_gradient(0.1)
+    with pytest.raises(ValueError, match=where + r"\(\.\.\.\)\.update` needs"):
+        tx.update(zeros, tx.init(params))
+
+
+def test_add_l2_gradient_python_one_and_a_schedule_against_numpy():
+    params = jnp.array([1.0, -2.0])
+    w = np.asarray(params, np.float64)
+    tx = T.add_l2_gradient(1)
+    out, _ = tx.update(jnp.zeros(2), tx.init(params), params)
+    np.testing.assert_allclose(out, 2 * 1.0 * w)  # the gradient of 1 * sum(w**2)
+    schedule = optax.linear_schedule(0.5, 0.1, transition_steps=4)
+    tx = T.add_l2_gradient(schedule)
+    state = tx.init(params)
+    for step in range(6):
+        out, state = tx.update(jnp.zeros(2), state, params)
+        lam = 0.5 + (0.1 - 0.5) * min(step, 4) / 4
+        np.testing.assert_allclose(out, 2 * lam * w, rtol=1e-6)
+
+
+def test_add_l2_gradient_keeps_a_float16_model_in_float16():
+    w = np.array([1.5, -2.0, 0.25], np.float16)
+    u = np.array([0.125, 0.5, -1.0], np.float16)
+    tx = T.add_l2_gradient(0.1)
+    params = jnp.asarray(w)
+    out, _ = tx.update(jnp.asarray(u), tx.init(params), params)
+    assert out.dtype == jnp.float16
+    expected = u.astype(np.float64) + 2 * 0.1 * w.astype(np.float64)
+    np.testing.assert_allclose(np.asarray(out, np.float64), expected, rtol=2e-3, atol=2e-3)

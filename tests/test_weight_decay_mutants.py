@@ -157,3 +157,22 @@ def test_add_l2_gradient_keeps_a_float16_model_in_float16():
     assert out.dtype == jnp.float16
     expected = u.astype(np.float64) + 2 * 0.1 * w.astype(np.float64)
     np.testing.assert_allclose(np.asarray(out, np.float64), expected, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: T.decoupled_weight_decay(0.1),
+        lambda p: T.decoupled_weight_decay(0.1, towards=jax.tree.map(jnp.zeros_like, p)),
+        lambda p: T.add_l2_gradient(0.1),
+    ],
+)
+def test_an_integer_param_leaf_error_names_the_update_and_the_leaf(make):
+    params = {"w": jnp.ones(2), "steps": jnp.array([3, 4])}
+    tx = make(params)
+    updates = {"w": jnp.zeros(2), "steps": jnp.zeros(2)}
+    with pytest.raises(
+        ValueError,
+        match=r"^`regjax\.transforms\.\w+\(\.\.\.\)\.update\(params=\.\.\.\)`: leaf steps",
+    ):
+        tx.update(updates, tx.init(params), params)

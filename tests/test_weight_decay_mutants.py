@@ -176,3 +176,14 @@ def test_an_integer_param_leaf_error_names_the_update_and_the_leaf(make):
         match=r"^`regjax\.transforms\.\w+\(\.\.\.\)\.update\(params=\.\.\.\)`: leaf steps",
     ):
         tx.update(updates, tx.init(params), params)
+
+
+@pytest.mark.parametrize("make", [T.decoupled_weight_decay, T.add_l2_gradient])
+def test_an_integer_update_leaf_error_names_the_update_and_the_leaf(make):
+    params = {"w": jnp.ones(2)}
+    tx = make(0.1)
+    with pytest.raises(
+        ValueError,
+        match=r"^`regjax\.transforms\.\w+\(\.\.\.\)\.update\(updates=\.\.\.\)`: leaf w has dtype",
+    ):
+        tx.update({"w": jnp.array([1, 2])}, tx.init(params), params)

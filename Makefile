@@ -43,7 +43,8 @@ notebooks: $(STAMP)
 	$(PY) notebooks/_execute.py
 
 # Mutation testing (mutmut) of the numerical cores; slow, not part of `make test`.
-# A subset: make mutants MODULES="regjax/_prox.py regjax/_sam.py". See MUTANTS.md.
+# A subset: make mutants MODULES="regjax/_prox.py regjax/_sam.py"; named functions or
+# mutants of one module: MODULES="regjax/_sam.py:x_sam,x_sam__mutmut_3". See MUTANTS.md.
 MODULES ?=
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[mutants]"

@@ -127,7 +127,8 @@ def _lasso_problem():
 
 
 def test_sgd_proximal_l1_converges_to_sklearn_lasso():
-    sklearn = pytest.importorskip("sklearn.linear_model")
+    from sklearn import linear_model as sklearn
+
     X, y = _lasso_problem()
     alpha = 0.1
     ref = sklearn.Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y)
@@ -151,7 +152,8 @@ def test_sgd_proximal_l1_converges_to_sklearn_lasso():
 
 
 def test_sgd_proximal_elastic_net_matches_sklearn():
-    sklearn = pytest.importorskip("sklearn.linear_model")
+    from sklearn import linear_model as sklearn
+
     X, y = _lasso_problem()
     alpha, r = 0.2, 0.6
     ref = sklearn.ElasticNet(

@@ -166,6 +166,7 @@ class SweepResult:
         Returns:
           ``{name: value}`` of the best non-diverged member.
         """
+        _check_mode(mode, "best")
         return self.grid.member(self.best_index(metric, mode))
 
     def one_standard_error(
@@ -264,6 +265,7 @@ class SweepResult:
                 "`SweepResult.table(max_rows=...)` must be None or a non-negative int; "
                 f"got {max_rows!r}. Pass None to show every row."
             )
+        _check_mode(mode, "table")
         columns = {**self.hparams(), **self._scalar_columns()}
         order = np.arange(len(self.grid))
         if sort_by is not None:
@@ -309,6 +311,7 @@ class SweepResult:
         Returns:
           The matplotlib Figure.
         """
+        _check_mode(mode, "plot")
         from regjax import plot
 
         mean, se = self._per_member(metric)

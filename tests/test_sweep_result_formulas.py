@@ -228,3 +228,15 @@ def test_freeze_if_diverged_keeps_the_last_finite_state():
     )
     np.testing.assert_array_equal(np.asarray(state), [2.0, 2.0])
     assert not bool(bad)
+
+
+@pytest.mark.parametrize("method", ["best", "table", "plot"])
+def test_a_bad_mode_is_refused_by_the_method_called(method):
+    _, _, res = _result()
+    call = {
+        "best": lambda: res.best("acc", mode="maximum"),
+        "table": lambda: res.table(sort_by="acc", mode="maximum"),
+        "plot": lambda: res.plot("acc", mode="maximum"),
+    }[method]
+    with pytest.raises(ValueError, match=rf"SweepResult\.{method}\(mode=\.\.\.\)"):
+        call()

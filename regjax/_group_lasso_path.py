@@ -25,7 +25,7 @@ from regjax._lasso import (
     raise_if_overflowed,
     squares_fit,
 )
-from regjax._linear import center, check_alphas, check_xy, warn_if_uncertified
+from regjax._linear import center, check_alphas, check_xy, warn_if_uncertified, widest_float
 
 GROUP_SOLVERS = ("path", "fista")
 
@@ -261,7 +261,7 @@ def _solve(X, y, alphas, tol, ids, eps, fit_intercept, use_gram, default, solver
         _, W = jax.lax.scan(at_alpha, w0, alphas)
     # The returned gaps from the residuals y − Xw themselves, in float64 whenever
     # x64 is enabled (as lasso_path's honest_gaps), rounded once to W's dtype.
-    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
+    wide = widest_float()
     exact = make_quad(Xc.astype(wide), yc.astype(wide), use_gram=False)
     gaps = jax.vmap(lambda w, a: group_gap(exact, spec, w, a))(W.astype(wide), alphas.astype(wide))
     return alphas, W.T, gaps.astype(W.dtype), tol_abs, squares_fit(quad)

@@ -21,6 +21,7 @@ from regjax._linear import (
     top_eigenvalue,
     top_eigenvalue_of_gram,
     warn_if_uncertified,
+    widest_float,
     xt_dot,
 )
 
@@ -369,7 +370,7 @@ def residual_parts(quad: Quad, W: jax.Array) -> tuple[jax.Array, jax.Array, jax.
     held in that dtype (Xᵀy − Gw, p² per alpha rather than np: it enters the
     gap through the dual point's scale, whose rounding is of that same order),
     from R otherwise."""
-    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
+    wide = widest_float()
     X, y, W = quad.X.astype(wide), quad.y.astype(wide), W.astype(wide)
     R = y[None, :] - W @ X.T  # (A, n)
     if quad.G is not None and quad.G.dtype == wide:

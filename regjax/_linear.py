@@ -13,6 +13,12 @@ import numpy as np
 from regjax._checks import check_nonnegative, check_unit_interval, check_value, is_traced
 
 
+def widest_float() -> Any:
+    """float64 when x64 is enabled, float32 otherwise: the dtype the returned
+    certificates are recomputed in, whatever the dtype of X."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
 def check_xy(X: Any, y: Any, *, where: str) -> tuple[jax.Array, jax.Array]:
     """Validates a design and a target; returns them as arrays of one float dtype."""
     for name, v, ndim in (("X", X, 2), ("y", y, 1)):

@@ -26,6 +26,7 @@ from regjax._linear import (
     check_xy,
     top_eigenvalue_of_gram,
     warn_if_uncertified,
+    widest_float,
     xt_dot,
 )
 
@@ -182,6 +183,14 @@ def kkt_residual(
     return jnp.maximum(jnp.max(jnp.where(w != 0, on, off)), jnp.abs(gb))
 
 
+def _loss_grad(X, s, nf, fit_intercept, wb):
+    """Gradient of the mean logistic loss in (w, b), labels s in {-1, 1}."""
+    w, b = wb
+    g = -s * _sigmoid_neg(s * (X @ w + b)) / nf
+    gb = jnp.sum(g) if fit_intercept else jnp.zeros((), X.dtype)
+    return xt_dot(X, g), gb
+
+
 @functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9))
 def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
     n, p = X.shape
@@ -197,12 +206,7 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
     Xa = jnp.concatenate([X, jnp.ones((n, 1), X.dtype)], axis=1) if fit_intercept else X
     lip = top_eigenvalue_of_gram(Xa) / (4 * nf)
 
-    def loss_grad(wb):
-        w, b = wb
-        z = s * (X @ w + b)
-        g = -s * _sigmoid_neg(z) / nf
-        gb = jnp.sum(g) if fit_intercept else jnp.zeros((), X.dtype)
-        return xt_dot(X, g), gb
+    loss_grad = functools.partial(_loss_grad, X, s, nf, fit_intercept)
 
     def solve_one(alpha, wb0):
         # The ridge part is smooth; it raises the Lipschitz constant by alpha(1 − r).
@@ -235,14 +239,11 @@ def _solve(X, s, alphas, r, tol, eps, fit_intercept, default, solver, max_iter):
     # The returned residuals are recomputed at the returned (w, b), in float64
     # whenever x64 is enabled (float32 coefficients are then certified by their
     # float64 gradient), and rounded once to the coefficients' dtype.
-    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 without x64
-    Xw, sw, nw = X.astype(wide), s.astype(wide), nf.astype(wide)
-
-    def loss_grad_wide(w, b):
-        g = -sw * _sigmoid_neg(sw * (Xw @ w + b)) / nw
-        return xt_dot(Xw, g), jnp.sum(g) if fit_intercept else jnp.zeros((), wide)
-
-    kkt = jax.vmap(lambda w, b, a: kkt_residual(loss_grad_wide(w, b), w, a, r.astype(wide)))(
+    wide = widest_float()
+    loss_grad_wide = functools.partial(
+        _loss_grad, X.astype(wide), s.astype(wide), nf.astype(wide), fit_intercept
+    )
+    kkt = jax.vmap(lambda w, b, a: kkt_residual(loss_grad_wide((w, b)), w, a, r.astype(wide)))(
         W.astype(wide), B.astype(wide), alphas.astype(wide)
     )
     # ‖X‖² bounds the Lipschitz constant; when it overflows the step is 0 (see squares_fit).

@@ -44,9 +44,9 @@ TESTS = {
     # tests/test_sweep.py reaches it only through sweep.run, which compiles a
     # program per test (3-8 s each, per mutant, on a loaded 2-core machine)
     "regjax/_sweep_result.py": [],
-    "regjax/_fista.py": ["tests/test_linear.py"],
-    "regjax/_lasso.py": ["tests/test_linear.py"],
-    "regjax/_linear.py": ["tests/test_linear.py"],
+    "regjax/_fista.py": ["tests/test_linear.py", "tests/test_linear_logistic.py"],
+    "regjax/_lasso.py": ["tests/test_linear.py", "tests/test_lasso_certificates.py"],
+    "regjax/_linear.py": ["tests/test_linear.py", "tests/test_linear_ridge.py"],
     "regjax/_logistic.py": ["tests/test_linear_logistic.py"],
 }
 

@@ -60,7 +60,10 @@ n, p = X.shape
 tol = 1e-12  # duality gap <= tol * ||y||^2 / n at every alpha
 n_grid = pick(200, 400)
 n_bisect = pick(30, 45)
-print(f"diabetes: n={n}, p={p}; dense grid of {n_grid} alphas, {n_bisect} bisection steps")
+bound = 1e-8  # the agreement the text claims (relative)
+about_max = 1e-6  # the text's "about" for alpha_max: asserted within a factor 10 either way
+print(f"diabetes: n={n}, p={p}; dense grid of {n_grid} alphas, {n_bisect} bisection steps; "
+      f"certificate tol {tol:g}")  # fmt: skip
 
 # %% [markdown]
 # ## The reference: LARS with the lasso modification
@@ -108,8 +111,11 @@ for k in range(m):
     rel = abs(found[k] / knots[k] - 1)
     print(f"{k:4d} {found[k]:14.8g} {knots[k]:14.8g} {rel:10.1e}  {events[k]}")
 knot_err = np.abs(found[:m] / knots[:m] - 1)
-print(f"first knot (alpha_max): rel. diff {knot_err[0]:.1e}")
-print(f"the other knots: rel. diff at most {knot_err[1:].max():.1e}")
+max_met = bool(about_max / 10 < knot_err[0] < about_max * 10)
+print(f"first knot (alpha_max): rel. diff {knot_err[0]:.1e}, "
+      f"within a factor 10 of {about_max:g}, met: {max_met}")  # fmt: skip
+print(f"the other knots: rel. diff at most {knot_err[1:].max():.1e}, "
+      f"below {bound:g}, met: {bool(knot_err[1:].max() < bound)}")  # fmt: skip
 
 # %% [markdown]
 # ## Coefficients at the knots, and against scikit-learn's `lasso_path`
@@ -118,16 +124,19 @@ print(f"the other knots: rel. diff at most {knot_err[1:].max():.1e}")
 _, at_knots, knot_gaps = regjax.linear.lasso_path(X, y, knots, tol=tol, max_iter=50_000)
 at_knots = np.asarray(at_knots)
 coef_err = np.abs(at_knots - lars_coefs[:, :-1]).max() / np.abs(lars_coefs).max()
-print(f"at the LARS knots: max |regjax - lars| / max |coef| = {coef_err:.1e}")
+print(f"at the LARS knots: max |regjax - lars| / max |coef| = {coef_err:.1e}, "
+      f"below {bound:g}, met: {bool(coef_err < bound)}")  # fmt: skip
 knot_gap_met = bool(np.asarray(knot_gaps).max() <= target)
 print(f"largest duality gap at the knots {np.asarray(knot_gaps).max():.2e}, met: {knot_gap_met}")
 
-sk_alphas, sk_coefs, _ = sk_lasso_path(X, y, eps=1e-3, tol=1e-10)  # scikit-learn's default grid
+sk_tol = 1e-10
+sk_alphas, sk_coefs, _ = sk_lasso_path(X, y, eps=1e-3, tol=sk_tol)  # scikit-learn's default grid
 rj_alphas, rj_coefs, _ = regjax.linear.lasso_path(X, y, eps=1e-3, n_alphas=len(sk_alphas), tol=tol)
 grid_err = np.abs(np.asarray(rj_alphas) / sk_alphas - 1).max()
 path_err = np.abs(np.asarray(rj_coefs) - sk_coefs).max() / np.abs(sk_coefs).max()
 print(f"default grids: max relative alpha difference {grid_err:.1e}")
-print(f"against sklearn lasso_path: max |regjax - sklearn| / max |coef| = {path_err:.1e}")
+print(f"against sklearn lasso_path (its tol {sk_tol:g}): max |regjax - sklearn| / max |coef| "
+      f"= {path_err:.1e}, below {bound:g}, met: {bool(path_err < bound)}")  # fmt: skip
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
@@ -159,17 +168,18 @@ plt.show()
 # The support changes found from regjax's grid solutions alone land on the LARS
 # knots: 12 knots for 10 variables, because `s3` enters, **leaves** the active set
 # (the lasso modification of LARS) and re-enters at the last knot. Every knot after
-# the first agrees to better than 1e-8 relative (4.6e-9 at worst, at the second knot). The
-# first knot, $\alpha_{\max} = \max_j |X_j^\top y|/n$, agrees only to about 1e-6: just below it
-# the duality gap of $w = 0$ is of order $n(\alpha_{\max} - \alpha)^2/2$, which is
-# already under the certificate $10^{-12}\|y\|^2/n$, so the solver is entitled to
-# stop at zero there and the bisection cannot see the entering coefficient.
+# the first agrees to better than 1e-08 relative (4.6e-09 at worst, at the second knot).
+# The first knot, $\alpha_{\max} = \max_j |X_j^\top y|/n$, agrees only to about 1e-06
+# (1.4e-06): just below it the duality gap of $w = 0$ is of order
+# $n(\alpha_{\max} - \alpha)^2/2$, which is already under the certificate
+# 1e-12 $\|y\|^2/n$, so the solver is entitled to stop at zero there and the
+# bisection cannot see the entering coefficient.
 # The entry order (`bmi`, `s5`, `bp`, `s3`, `sex`, `s6`, `s1`, `s4`, `s2`, `age`) is
 # the one of Efron et al. (2004, Fig. 1). The coefficients at the LARS knots agree
-# with LARS to better than 1e-8 of the largest coefficient, and on scikit-learn's
-# default grid regjax matches `sklearn.linear_model.lasso_path` to better than 1e-8
-# (scikit-learn run with its own `tol=1e-10`). Every duality gap meets its target,
-# $10^{-12}\|y\|^2/n$, on the dense grid and at the knots.
+# with LARS to better than 1e-08 of the largest coefficient (4.3e-09), and on
+# scikit-learn's default grid regjax matches `sklearn.linear_model.lasso_path` to
+# better than 1e-08 (5.9e-09; scikit-learn run with its own tol 1e-10). Every duality
+# gap meets its target, 1e-12 $\|y\|^2/n$, on the dense grid and at the knots.
 #
 # Differences from the paper: none in the claim; regjax approximates the path on a
 # grid (it is not a homotopy method), so the knots are recovered numerically, to
@@ -181,13 +191,13 @@ plt.show()
 # Ann. Statist. 32(2), https://doi.org/10.1214/009053604000000067
 
 # %%
-# The claims above, as stated there: each bound is the one the text quotes.
+# The claims above, as stated there: each bound is the one the text quotes (and prints).
 assert len(found) == len(knots), (len(found), len(knots))
-assert knot_err[0] < 1e-5, knot_err  # alpha_max: "about 1e-6"
-assert knot_err[1:].max() < 1e-8, knot_err
-assert coef_err < 1e-8, coef_err
+assert max_met, knot_err  # alpha_max: "about 1e-06", within a factor 10 either way
+assert knot_err[1:].max() < bound, knot_err
+assert coef_err < bound, coef_err
 assert grid_err < 1e-12, grid_err
-assert path_err < 1e-8, path_err
+assert path_err < bound, path_err
 assert gap_met and knot_gap_met, (gaps.max(), np.asarray(knot_gaps).max(), target)
 # The same entry order as LARS, and a variable leaves the active set (lasso, not LAR).
 first_entry = [int(np.flatnonzero(support[j])[0]) for j in range(p)]

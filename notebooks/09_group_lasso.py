@@ -31,10 +31,31 @@
 # add 9 **null factors**, row-permuted copies that are independent of $y$ by
 # construction, so we know which selections are false. The group lasso
 # (`regjax.linear.group_lasso_path`, orthonormalized blocks) and the lasso
-# (`regjax.linear.lasso_path`, standardized dummies) are fitted on random train/test
-# splits; along each path we count factors in the model (a factor is in if any of
-# its dummies is nonzero) and the test error. The strength for the "selected" model
-# is chosen on a validation part of the training set, never on the test set.
+# (`regjax.linear.lasso_path`, standardized dummies) are fitted on repeated random
+# splits into 300 training and 142 test examples, each on the same kind of grid:
+# 60 strengths (30 at smoke size), geometric from the strength that zeroes every
+# coefficient down to 0.001 of it. Along each path we count the factors in the
+# model (a factor is in if any of its dummies is nonzero).
+#
+# **Choosing a model uses the training set only.** The error of every strength is
+# estimated by 5-fold cross-validation inside the training set. For a **budget** of
+# $K$ factors, the candidates are the strengths at which the model fitted on the
+# whole training set uses at most $K$ factors; the one with the lowest
+# cross-validated error is chosen, and only then is its test error computed. $K = 18$
+# (no budget) gives the usual cross-validated choice.
+#
+# **The decision rule, fixed before the computation.** The claim is "the group lasso
+# reaches lower test error than the lasso for every budget of factors",
+# $K = 1, \dots, 18$. For each budget we take the paired difference
+# $d_s = \mathrm{MSE}_\text{lasso} - \mathrm{MSE}_\text{group}$ on split $s$ and call
+# the group lasso better at that budget if the mean of $d_s$ exceeds twice its
+# standard error. The splits reuse the same 442 examples, so their differences are
+# correlated and the plain standard error $\mathrm{sd}(d)/\sqrt{J}$ is too small;
+# we use the corrected standard error of Nadeau & Bengio (2003) for repeated random
+# splits, $\mathrm{sd}(d)\sqrt{1/J + n_\text{test}/n_\text{train}}$, with $J$ splits.
+# The claim holds if the group lasso is better at every budget. The same rule,
+# applied to the number of factors, decides whether the cross-validated group-lasso
+# model uses fewer factors than the lasso's.
 
 # %%
 import jax
@@ -66,12 +87,17 @@ codes = np.stack(
     axis=1,
 )
 groups = np.repeat(np.arange(n_factors), levels - 1)  # one id per dummy column
-n_splits = pick(2, 20)
-n_train, n_fit = 300, 200  # train = fit + validation; the rest is the test set
+n_splits = pick(3, 20)
+n_train = 300  # the rest, 142 examples, is the test set
+n_folds = 5  # cross-validation inside the training set
 n_alphas = pick(30, 60)
+eps = 1e-3  # the same grid for both methods: alpha_max down to eps * alpha_max
 tol = 1e-8
-print(f"{n_factors} factors ({n_real} real, {n_real} null) x {levels - 1} dummies = "
-      f"{len(groups)} columns; {n_splits} splits")  # fmt: skip
+budgets = np.arange(1, n_factors + 1)
+print(f"{n} examples; {n_factors} factors of {levels} levels ({n_real} real, {n_real} null) "
+      f"x {levels - 1} dummies = "
+      f"{len(groups)} columns; {n_splits} splits of {n_train} train / {n - n_train} test; "
+      f"{n_folds}-fold CV inside train; {n_alphas} alphas down to {eps:g} alpha_max")  # fmt: skip
 
 
 def design(reference: int, orthonormal: bool) -> np.ndarray:
@@ -94,7 +120,6 @@ def alpha_grid(method, A, b):
     score = np.abs(Ac.T @ bc) / len(b)
     if method == "group lasso":
         score = np.sqrt(np.bincount(groups, score**2)) / np.sqrt(levels - 1)
-    eps = 1e-2 if method == "group lasso" else 1e-3
     return np.geomspace(score.max(), eps * score.max(), n_alphas)
 
 
@@ -109,12 +134,25 @@ def predict(coefs, A_train, b_train, A_new):
     return A_new @ coefs + intercept
 
 
+def mse(coefs, A_train, b_train, A_new, b_new):
+    """Mean squared error on (A_new, b_new) of every column of coefs."""
+    return ((predict(coefs, A_train, b_train, A_new) - b_new[:, None]) ** 2).mean(0)
+
+
 def factor_counts(coefs):
     """Per alpha: real factors in, null factors in, factors partly in."""
     per = np.stack([(coefs[groups == k] != 0).sum(0) for k in range(n_factors)])
     used = per > 0
     partial = used & (per < levels - 1)
     return used[:n_real].sum(0), used[n_real:].sum(0), partial.sum(0)
+
+
+def paired_rule(d):
+    """Mean of the paired differences d (one per split), its corrected standard error
+    (Nadeau & Bengio 2003), and whether the mean exceeds twice that error."""
+    J = len(d)
+    se = d.std(ddof=1) * np.sqrt(1 / J + (n - n_train) / n_train)
+    return d.mean(), se, bool(d.mean() > 2 * se)
 
 
 # %% [markdown]
@@ -126,55 +164,68 @@ results = {m: [] for m in methods}
 for split in range(n_splits):
     perm = np.random.default_rng(100 + split).permutation(n)
     tr, te = perm[:n_train], perm[n_train:]
-    fit_idx, val_idx = tr[:n_fit], tr[n_fit:]
+    folds = np.array_split(np.random.default_rng(200 + split).permutation(tr), n_folds)
     for m, A in methods.items():
         alphas, coefs, gaps = fit(m, A[tr], y[tr], alpha_grid(m, A[tr], y[tr]))
         coefs = np.asarray(coefs)
-        test_mse = ((predict(coefs, A[tr], y[tr], A[te]) - y[te][:, None]) ** 2).mean(0)
-        # The strength is chosen on a validation part of the training set.
-        _, c_fit, _ = fit(m, A[fit_idx], y[fit_idx], alphas)
-        c_fit = np.asarray(c_fit)
-        val_mse = (predict(c_fit, A[fit_idx], y[fit_idx], A[val_idx]) - y[val_idx][:, None]) ** 2
-        k = int(np.argmin(val_mse.mean(0)))
+        test_mse = mse(coefs, A[tr], y[tr], A[te], y[te])  # read only for chosen models
+        cv_mse = np.zeros(n_alphas)
+        for val in folds:
+            sub = np.setdiff1d(tr, val)
+            _, c_sub, _ = fit(m, A[sub], y[sub], alphas)
+            cv_mse += mse(np.asarray(c_sub), A[sub], y[sub], A[val], y[val]) / n_folds
         real, null, partial = factor_counts(coefs)
         used = real + null
+        # For each budget K: the strength with the lowest CV error among those whose
+        # training-set model uses at most K factors (the null model always qualifies).
+        chosen = np.array([np.argmin(np.where(used <= K, cv_mse, np.inf)) for K in budgets])
         results[m].append(
             dict(
-                test_mse=test_mse,
                 real=real,
                 null=null,
                 partial=partial,
                 gap_ok=bool(np.all(np.asarray(gaps) <= tol * y[tr] @ y[tr] / n_train)),
-                chosen=k,
                 alphas=np.asarray(alphas),
                 coefs=coefs,
-                # The best test error reachable with at most K factors, K = 1..n_factors.
-                best_with=np.array(
-                    [
-                        test_mse[used <= K].min() if (used <= K).any() else np.inf
-                        for K in range(1, n_factors + 1)
-                    ]
-                ),
+                test_at_budget=test_mse[chosen],
+                used_at_budget=used[chosen],
+                k=chosen[-1],  # no budget: the usual cross-validated choice
             )
         )
 
 for m in methods:
     rs = results[m]
-    chosen = [(r["test_mse"][r["chosen"]], r["real"][r["chosen"]], r["null"][r["chosen"]],
-               r["partial"][r["chosen"]]) for r in rs]  # fmt: skip
-    mse, real, null, partial = (np.array(v, dtype=float) for v in zip(*chosen, strict=True))
+    cv = np.array([[r["test_at_budget"][-1], r["real"][r["k"]], r["null"][r["k"]],
+                    r["partial"][r["k"]]] for r in rs])  # fmt: skip
     print(
-        f"{m:>11}: validation-chosen model: test MSE {mse.mean():.0f} (sd {mse.std():.0f}), "
-        f"real factors {real.mean():.1f}, null factors {null.mean():.1f}, "
-        f"partly-in factors {partial.mean():.1f}"
+        f"{m:>11}: CV-chosen model: test MSE {cv[:, 0].mean():.0f} (sd {cv[:, 0].std():.0f}), "
+        f"real factors {cv[:, 1].mean():.1f}, null factors {cv[:, 2].mean():.1f}, "
+        f"partly-in factors {cv[:, 3].mean():.1f}"
     )
     print(f"{'':>11}  factors partly in, max over the path and splits: "
           f"{max(r['partial'].max() for r in rs)}")  # fmt: skip
-best_with = {m: np.mean([r["best_with"] for r in results[m]], axis=0) for m in methods}
-print("best test MSE with at most K factors (mean over splits):")
-print("   K " + " ".join(f"{K:6d}" for K in range(1, 10)))
-for m in methods:
-    print(f"{m[:5]:>5}" + " ".join(f"{v:6.0f}" for v in best_with[m][:9]))
+
+test_at = {m: np.array([r["test_at_budget"] for r in results[m]]) for m in methods}
+used_at = {m: np.array([r["used_at_budget"] for r in results[m]]) for m in methods}
+print("\ntest MSE of the CV-chosen model with at most K factors (mean over splits), and the")
+print("paired difference lasso - group lasso: mean, corrected SE, better by > 2 SE")
+print(f"{'K':>3} {'group':>6} {'lasso':>6} {'diff':>6} {'SE':>5}  better")
+better = {}
+for i, K in enumerate(budgets):
+    d_mean, d_se, better[K] = paired_rule(test_at["lasso"][:, i] - test_at["group lasso"][:, i])
+    print(f"{K:3d} {test_at['group lasso'][:, i].mean():6.0f} {test_at['lasso'][:, i].mean():6.0f} "
+          f"{d_mean:6.0f} {d_se:5.0f}  {better[K]}")  # fmt: skip
+claim_met = all(better.values())
+lower_mean = bool(np.all(test_at["lasso"].mean(0) > test_at["group lasso"].mean(0)))
+print(f"group lasso lower mean test MSE at every budget, met: {lower_mean}")
+better_at = [int(K) for K in budgets if better[K]]
+print(f"group lasso better (> 2 SE) at budgets {better_at}")
+print(f"claim 'lower test error for every budget of factors', met: {claim_met}")
+f_mean, f_se, fewer = paired_rule(
+    used_at["lasso"][:, -1].astype(float) - used_at["group lasso"][:, -1]
+)
+print(f"factors in the CV-chosen model, lasso - group lasso: {f_mean:.1f} (SE {f_se:.1f}); "
+      f"fewer factors by > 2 SE, met: {fewer}")  # fmt: skip
 
 # %% [markdown]
 # ## Does the fit depend on the dummy coding?
@@ -223,12 +274,18 @@ axes[0].set_ylabel("coefficient (orthonormalized block)")
 axes[1].set_ylabel("coefficient (standardized dummy)")
 axes[0].legend(ncol=2, fontsize=7, frameon=False)
 ax = axes[2]
-K = np.arange(1, n_factors + 1)
 for m in methods:
-    ax.plot(K, best_with[m], "o-", ms=4, label=m)
-ax.set_xlabel("factors in the model (at most)")
-ax.set_ylabel("best test MSE")
-ax.set_title(f"Test error vs factors used ({n_splits} splits)")
+    ax.plot(budgets, test_at[m].mean(0), "o-", ms=4, label=m)
+ax.plot(
+    better_at,
+    test_at["group lasso"].mean(0)[np.asarray(better_at, dtype=int) - 1],
+    "k*",
+    ms=9,
+    label="group lasso better by > 2 SE",
+)
+ax.set_xlabel("budget: factors in the model (at most)")
+ax.set_ylabel("test MSE of the CV-chosen model")
+ax.set_title(f"Test error vs factor budget ({n_splits} splits)")
 ax.legend(frameon=False)
 savefig(fig, "09_group_lasso")
 plt.show()
@@ -236,29 +293,35 @@ plt.show()
 # %% [markdown]
 # ## What we got, and how it differs from the paper
 #
-# Numbers at full size (20 splits of 300 train / 142 test examples):
+# Numbers at full size (20 splits of 300 train / 142 test examples, 5-fold CV inside
+# each training set):
 #
 # - **Whole factors.** The group lasso never puts a factor partly in the model, at any
 #   strength on any split; the lasso has up to 17 of 18 factors partly in at some
-#   strengths (10.5 on average at the validation-chosen strength), so its
-#   factor-level model is not well defined.
+#   strengths (11.8 on average at the cross-validated strength), so its factor-level
+#   model is not well defined.
 # - **Coding invariance.** With orthonormalized blocks the group-lasso predictions are
-#   the same whichever level is the reference (largest change 1e-12); the lasso's
-#   predictions change by up to 55 units of $y$ (sd 77) along the path.
-# - **Sparser factor-level models.** For every budget of 1 to 18 factors, the best test
-#   MSE along the group-lasso path is lower than along the lasso path: 4405 vs 5547
-#   with 2 factors, 3560 vs 4661 with 5, 3374 vs 3560 with 9.
-# - **Selection and prediction.** At the validation-chosen strength the group lasso
-#   uses 6.7 real + 3.5 null factors against the lasso's 7.8 + 5.7, and its test MSE
-#   is 3423 (sd 336) against 3583 (sd 412): sparser at the factor level, and no
-#   worse at prediction on this data.
+#   the same whichever level is the reference (largest change 1.69e-12); the lasso's
+#   predictions change by up to 5.47e+01 units of $y$ (sd 77) along the path.
+# - **Lower test error for every budget of factors: not met.** The group lasso's mean
+#   test MSE is lower than the lasso's at every budget, but by the rule stated above
+#   (paired difference larger than twice its corrected standard error) it is better
+#   only at budgets 2 to 9 and with no budget (18): e.g. 4439 against 5547 with at most
+#   2 factors, 3564 against 4661 with 5. With 1 factor (difference 222, SE 221) and
+#   with 10 to 17 (differences of 116 to 148, SEs of 69 to 77) the difference is within
+#   the noise of 20 overlapping splits. So the claim holds at budgets 2 to 9 and
+#   with no budget, and elsewhere only as a tendency that this data cannot confirm.
+# - **Selection.** With no budget the cross-validated group lasso uses 6.2 real + 3.4
+#   null factors against the lasso's 7.8 + 5.6, and its test MSE is 3400 (sd 360)
+#   against 3545 (sd 396). The lasso uses 3.8 more factors on average, with SE 2.0,
+#   so "fewer factors" is also not met by the 2-SE rule, though only just.
 #
 # Differences from the paper: Yuan & Lin simulate factors from latent Gaussians with a
 # known sparse truth and compare group lasso with group LARS, group garrote and
 # stepwise selection; here the factors are quartiles of real diabetes measurements,
 # the "truth" is only known for the permuted null factors, and the comparison is
 # with the plain lasso on dummy columns. Null factors are not always excluded by
-# either method: selection by prediction error lets in some noise (3.5 of 9 null
+# either method: selection by prediction error lets in some noise (3.4 of 9 null
 # factors for the group lasso), a known trait of tuning the lasso family for
 # prediction rather than selection.
 #
@@ -273,17 +336,14 @@ assert all(r["gap_ok"] for m in methods for r in results[m])
 # Coding invariance: solver precision for the group lasso, not for the lasso.
 assert coding_diff["group lasso"] < 1e-6 * y.std(), coding_diff
 assert coding_diff["lasso"] > 1.0, coding_diff
-# Sparser factor models for the same error: lower best test MSE at 2..6 factors.
-assert np.all(best_with["group lasso"][1:6] < best_with["lasso"][1:6]), best_with
-# Fewer factors in the validation-chosen model, with test error no worse than 5% above.
-chosen = {
-    m: np.array(
-        [
-            (r["test_mse"][r["chosen"]], r["real"][r["chosen"]] + r["null"][r["chosen"]])
-            for r in results[m]
-        ]
-    )
-    for m in methods
-}
-assert chosen["group lasso"][:, 1].mean() <= chosen["lasso"][:, 1].mean(), chosen
-assert chosen["group lasso"][:, 0].mean() <= 1.05 * chosen["lasso"][:, 0].mean(), chosen
+# The budget claim, decided by the rule stated before the computation. At full size it
+# is not met, and this checks that the text above reports what was computed (budgets
+# 2-9 and 18 pass the rule, the mean is lower at every budget, the factor counts do not
+# pass). At smoke size (3 splits) the rule is too noisy for the text's outcome, so
+# there is nothing to compare with: pick() gives None and only full size is checked.
+text_says = pick(
+    None,
+    dict(claim_met=False, better_at=[2, 3, 4, 5, 6, 7, 8, 9, 18], lower_mean=True, fewer=False),
+)
+computed = dict(claim_met=claim_met, better_at=better_at, lower_mean=lower_mean, fewer=fewer)
+assert text_says is None or computed == text_says, (computed, text_says)

@@ -2,7 +2,10 @@
 
     python notebooks/_execute.py [NAME ...]    # default: every notebooks/[0-9]*.py
 
-Figures go to notebooks/figures/ (the notebooks save them there).
+Figures go to notebooks/figures/ (the notebooks save them there). The printed
+text of each notebook, its stdout streams and the text/plain results of every
+cell in order, goes to notebooks/outputs/<name>.txt, which is committed:
+tests/test_notebook_numbers.py checks the README's numbers against it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,23 @@ import jupytext
 import nbclient
 
 HERE = pathlib.Path(__file__).resolve().parent
+OUTPUTS = HERE / "outputs"
+
+
+def printed_text(notebook) -> str:
+    """The stdout streams and text/plain results of every code cell, in order."""
+    parts = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.name == "stdout":
+                parts.append(output.text)
+            elif output.output_type in ("execute_result", "display_data"):
+                text = output.get("data", {}).get("text/plain")
+                if text is not None:
+                    parts.append(text if text.endswith("\n") else text + "\n")
+    return "".join(parts)
 
 
 def main(names: list[str]) -> None:
@@ -38,7 +58,10 @@ def main(names: list[str]) -> None:
         client.execute()
         out = path.with_suffix(".ipynb")
         jupytext.write(notebook, out, fmt="ipynb")
-        print(f"wrote {out.relative_to(HERE.parent)}")
+        OUTPUTS.mkdir(exist_ok=True)
+        text_out = OUTPUTS / f"{path.stem}.txt"
+        text_out.write_text(printed_text(notebook))
+        print(f"wrote {out.relative_to(HERE.parent)} and {text_out.relative_to(HERE.parent)}")
 
 
 if __name__ == "__main__":

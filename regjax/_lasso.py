@@ -208,7 +208,7 @@ def solve_compact(
     Gs_lo = None
     if quad.G is not None:
         G_rows = jnp.take(quad.G, idx, axis=0)
-        Gs = jnp.take(G_rows, idx, axis=1) * valid[:, None] * valid
+        Gs = jnp.take(G_rows, idx, axis=1) * (valid[:, None] * valid[None, :])
         if quad.G_lo is not None:
             Gs_lo = Gs.astype(quad.G_lo.dtype)
         Xs = quad.X

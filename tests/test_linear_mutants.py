@@ -1,0 +1,244 @@
+"""Ridge and the shared linear algebra of ``regjax.linear`` against NumPy.
+
+Each piece is compared with its definition computed in float64 NumPy: the
+rank cutoff and shrinkage factors, the ridge path from the normal equations
+(and the minimum-norm least-squares answer at alpha = 0), leave-one-out errors
+from explicit refits, GCV from the hat matrix, the Gram matrix in each of its
+arrangements, the top eigenvalue and its Lanczos bound, and the warning for a
+missed certificate.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import regjax
+from regjax import _linear
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _data(n, p, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p) + 0.5  # nonzero means, so centering matters
+    y = X[:, : min(p, 5)] @ np.linspace(1.0, -1.0, min(p, 5)) + 0.5 * rng.randn(n) + 3.0
+    return X, y
+
+
+def _ridge_np(X, y, alpha, fit_intercept):
+    if fit_intercept:
+        xm, ym = X.mean(0), y.mean()
+        Xc, yc = X - xm, y - ym
+    else:
+        xm, ym = np.zeros(X.shape[1]), 0.0
+        Xc, yc = X, y
+    if alpha == 0:
+        w = np.linalg.lstsq(Xc, yc, rcond=None)[0]  # minimum norm
+    else:
+        w = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ yc)
+    return w, ym - xm @ w
+
+
+def test_cutoff_is_lstsqs_default():
+    s = jnp.asarray([5.0, 1.0, 1e-20])
+    assert float(_linear._cutoff(s, (7, 3))) == 7 * np.finfo(np.float64).eps * 5.0
+    assert float(_linear._cutoff(s, (3, 9))) == 9 * np.finfo(np.float64).eps * 5.0
+    s32 = jnp.asarray([2.0], jnp.float32)
+    assert float(_linear._cutoff(s32, (4, 4))) == pytest.approx(4 * np.finfo(np.float32).eps * 2.0)
+
+
+def test_shrink_is_sigma_over_sigma_squared_plus_alpha():
+    s = np.array([3.0, 0.5, 0.0])
+    a = np.array([0.0, 2.0])
+    got = np.asarray(_linear._shrink(jnp.asarray(s), jnp.asarray(a)))
+    want = np.array([[1 / 3.0, 1 / 0.5, 0.0], [3 / 11.0, 0.5 / 2.25, 0.0]])
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(30, 6), (8, 20)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_path_matches_the_normal_equations(shape, fit_intercept):
+    X, y = _data(*shape)
+    alphas = np.array([0.0, 0.3, 10.0])
+    coefs, b = regjax.linear.ridge_path(X, y, alphas, fit_intercept=fit_intercept)
+    for i, a in enumerate(alphas):
+        w, b0 = _ridge_np(X, y, a, fit_intercept)
+        np.testing.assert_allclose(np.asarray(coefs[:, i]), w, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(float(b[i]), b0, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ridge_path_rank_deficient_is_the_minimum_norm_answer(dtype):
+    rng = np.random.RandomState(1)
+    X = rng.randn(12, 4)
+    X = np.hstack([X, X]).astype(dtype)
+    y = rng.randn(12).astype(dtype)
+    coefs, _ = regjax.linear.ridge_path(X, y, np.array([0.0], dtype), fit_intercept=False)
+    want = np.linalg.pinv(X.astype(np.float64)) @ y.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(np.asarray(coefs[:, 0], np.float64), want, atol=tol)
+
+
+def _loo_np(X, y, alpha, fit_intercept):
+    n = X.shape[0]
+    err = []
+    for i in range(n):
+        keep = np.arange(n) != i
+        w, b = _ridge_np(X[keep], y[keep], alpha, fit_intercept)
+        err.append((y[i] - X[i] @ w - b) ** 2)
+    return np.mean(err)
+
+
+def _gcv_np(X, y, alpha, fit_intercept):
+    n = X.shape[0]
+    if fit_intercept:
+        C = np.eye(n) - np.ones((n, n)) / n
+        Xc = C @ X
+        H = (
+            Xc @ np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T) @ C
+            + np.ones((n, n)) / n
+        )
+    else:
+        H = X @ np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T)
+    r = y - H @ y
+    return np.mean((r / (1 - np.trace(H) / n)) ** 2)
+
+
+@pytest.mark.parametrize("shape", [(25, 6), (10, 18)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_cv_loo_and_gcv_match_their_definitions(shape, fit_intercept):
+    X, y = _data(*shape, seed=2)
+    alphas = np.array([0.05, 1.0, 30.0])
+    res = regjax.linear.ridge_cv(X, y, alphas, fit_intercept=fit_intercept)
+    want = [_loo_np(X, y, a, fit_intercept) for a in alphas]
+    np.testing.assert_allclose(np.asarray(res.cv_errors), want, rtol=1e-8)
+    best = int(np.argmin(want))
+    assert int(res.best_index) == best and float(res.alpha) == alphas[best]
+    w, b = _ridge_np(X, y, alphas[best], fit_intercept)
+    np.testing.assert_allclose(np.asarray(res.coef), w, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(float(res.intercept), b, rtol=1e-8, atol=1e-10)
+    gcv = regjax.linear.ridge_cv(X, y, alphas, fit_intercept=fit_intercept, mode="gcv")
+    want_g = [_gcv_np(X, y, a, fit_intercept) for a in alphas]
+    np.testing.assert_allclose(np.asarray(gcv.cv_errors), want_g, rtol=1e-8)
+
+
+def test_ridge_cv_picks_the_first_of_tied_minimizers():
+    X, y = _data(20, 4, seed=3)
+    res = regjax.linear.ridge_cv(X, y, np.array([5.0, 0.1, 0.1, 5.0]))
+    e = np.asarray(res.cv_errors)
+    assert e[1] == e[2]
+    assert int(res.best_index) == int(np.argmin(e))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_cv_on_a_rank_deficient_tall_design(fit_intercept):
+    rng = np.random.RandomState(4)
+    X = rng.randn(20, 3)
+    X = np.hstack([X, X[:, :1] * 2.0])
+    y = rng.randn(20)
+    alphas = np.array([0.1, 2.0])
+    res = regjax.linear.ridge_cv(X, y, alphas, fit_intercept=fit_intercept)
+    want = [_loo_np(X, y, a, fit_intercept) for a in alphas]
+    np.testing.assert_allclose(np.asarray(res.cv_errors), want, rtol=1e-8)
+
+
+def test_center_subtracts_the_means_only_with_an_intercept():
+    X, y = _data(9, 3)
+    Xc, yc, xm, ym = _linear.center(jnp.asarray(X), jnp.asarray(y), True)
+    np.testing.assert_allclose(np.asarray(Xc), X - X.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(yc), y - y.mean(), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(xm), X.mean(0), rtol=1e-13)
+    assert float(ym) == pytest.approx(y.mean(), rel=1e-13)
+    X0, y0, xm0, ym0 = _linear.center(jnp.asarray(X), jnp.asarray(y), False)
+    np.testing.assert_array_equal(np.asarray(X0), X)
+    np.testing.assert_array_equal(np.asarray(y0), y)
+    assert not np.any(np.asarray(xm0)) and float(ym0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(200, 100), (97, 97), (300, 96), (40, 10), (36, 30), (30, 30), (18, 30), (7, 30), (500, 95)],
+)
+def test_gram_is_x_transpose_x_in_every_arrangement(shape):
+    X, _ = _data(*shape, seed=5)
+    np.testing.assert_allclose(
+        np.asarray(_linear.gram(jnp.asarray(X))), X.T @ X, rtol=1e-12, atol=1e-10
+    )
+
+
+def test_xt_dot_of_a_vector_and_a_matrix():
+    X, _ = _data(6, 4)
+    v = np.arange(6.0)
+    V = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_allclose(np.asarray(_linear.xt_dot(jnp.asarray(X), jnp.asarray(v))), X.T @ v)
+    np.testing.assert_allclose(np.asarray(_linear.xt_dot(jnp.asarray(X), jnp.asarray(V))), X.T @ V)
+
+
+@pytest.mark.parametrize("size", [50, 300])
+def test_top_eigenvalue_is_exact_when_small_and_a_tight_bound_when_large(size):
+    X, _ = _data(size + 20, size, seed=6)
+    A = X.T @ X
+    lam = np.linalg.eigvalsh(A)[-1]
+    got = float(_linear.top_eigenvalue(jnp.asarray(A)))
+    assert got >= lam * (1 - 1e-12)
+    assert got <= lam * (1 + (1e-12 if size <= 256 else 1e-3))
+    got_x = float(_linear.top_eigenvalue_of_gram(jnp.asarray(X)))
+    assert lam * (1 - 1e-12) <= got_x <= lam * (1 + 1e-10)
+
+
+def test_lanczos_bound_on_wide_data_bounds_the_top_eigenvalue_from_above():
+    X, _ = _data(300, 400, seed=7)
+    lam = np.linalg.eigvalsh(X @ X.T)[-1]
+    got = float(_linear.top_eigenvalue_of_gram(jnp.asarray(X)))
+    assert lam * (1 - 1e-12) <= got <= lam * (1 + 1e-3)
+    bound = float(
+        _linear.top_eigenvalue_bound(
+            lambda v: jnp.asarray(X.T) @ (jnp.asarray(X) @ v), 400, jnp.float64
+        )
+    )
+    assert lam * (1 - 1e-12) <= bound <= lam * (1 + 1e-3)
+
+
+def test_lanczos_on_a_low_rank_operator_stops_cleanly():
+    # rank 3: the Krylov space is exhausted after 3 steps, and the zero residual
+    # norm must not divide
+    rng = np.random.RandomState(8)
+    B = rng.randn(40, 3)
+    A = B @ B.T
+    bound = float(_linear.top_eigenvalue_bound(lambda v: jnp.asarray(A) @ v, 40, jnp.float64))
+    lam = np.linalg.eigvalsh(A)[-1]
+    assert np.isfinite(bound)
+    np.testing.assert_allclose(bound, lam, rtol=1e-8)
+
+
+def test_gershgorin_caps_the_lanczos_bound():
+    # a diagonal matrix: Gershgorin is exact, so the capped bound is too
+    d = np.linspace(1.0, 2.0, 300)
+    got = float(_linear.top_eigenvalue(jnp.asarray(np.diag(d))))
+    assert got == pytest.approx(2.0, rel=1e-14)
+
+
+def test_warn_if_uncertified_counts_misses_and_nans_and_accepts_equality():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _linear.warn_if_uncertified(np.array([1.0, 2.0]), 2.0, where="f", what="gap")
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"`f`: the gap target 2 was not reached at 2 of 3 alphas \(largest gap 5\)",
+    ):
+        _linear.warn_if_uncertified(np.array([1.0, 5.0, 3.0]), 2.0, where="f", what="gap")
+    with pytest.warns(RuntimeWarning, match="at 1 of 2 alphas"):
+        _linear.warn_if_uncertified(np.array([1.0, np.nan]), 2.0, where="f", what="gap")
+    with pytest.warns(RuntimeWarning, match="target 3 was not reached at 1 of 2"):
+        _linear.warn_if_uncertified(
+            np.array([1.0, 2.5]), np.array([3.0, 2.0]), where="f", what="gap"
+        )

@@ -1,0 +1,201 @@
+"""The L1-logistic path's pieces against NumPy definitions.
+
+The KKT residual is the infinity norm of the minimum-norm subgradient of the
+objective (1/n) Σ log(1 + exp(−s_i (x_iᵀw + b))) + α r‖w‖₁ + α(1 − r)/2 ‖w‖²;
+here it is recomputed in float64 NumPy at every returned (w, b), as are the
+loss gradient, the default grid's first alpha, and the solutions themselves
+(from scipy's L-BFGS-B on the smooth split of the same objective).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+import regjax
+from regjax import _logistic
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _data(n=60, p=8, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    logits = X[:, :3] @ np.array([2.0, -1.5, 1.0]) + 0.7
+    y = (rng.rand(n) < 1 / (1 + np.exp(-logits))).astype(np.float64)
+    return X, y
+
+
+def _grad_np(X, y01, w, b, fit_intercept=True):
+    s = 2 * y01 - 1
+    z = s * (X @ w + b)
+    g = -s / (1 + np.exp(z)) / len(y01)
+    return X.T @ g, (g.sum() if fit_intercept else 0.0)
+
+
+def _kkt_np(X, y01, w, b, alpha, r, fit_intercept=True):
+    gw, gb = _grad_np(X, y01, w, b, fit_intercept)
+    gw = gw + alpha * (1 - r) * w
+    a1 = alpha * r
+    res = np.where(w != 0, np.abs(gw + a1 * np.sign(w)), np.maximum(np.abs(gw) - a1, 0))
+    return max(res.max(), abs(gb))
+
+
+def _solve_np(X, y01, alpha, r, fit_intercept=True):
+    """The same objective by L-BFGS-B with w = u − v, u, v >= 0 (the smooth split)."""
+    n, p = X.shape
+    s = 2 * y01 - 1
+
+    def f(z):
+        u, v, b = z[:p], z[p : 2 * p], (z[-1] if fit_intercept else 0.0)
+        w = u - v
+        m = s * (X @ w + b)
+        loss = np.mean(np.logaddexp(0, -m))
+        g = -s / (1 + np.exp(m)) / n
+        gw = X.T @ g + alpha * (1 - r) * w
+        val = loss + alpha * r * (u.sum() + v.sum()) + 0.5 * alpha * (1 - r) * (w @ w)
+        grad = np.concatenate(
+            [gw + alpha * r, -gw + alpha * r] + ([[g.sum()]] if fit_intercept else [])
+        )
+        return val, grad
+
+    z0 = np.zeros(2 * p + int(fit_intercept))
+    bounds = [(0, None)] * (2 * p) + [(None, None)] * int(fit_intercept)
+    out = minimize(
+        f,
+        z0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 50_000},
+    )
+    return out.x[:p] - out.x[p : 2 * p], (out.x[-1] if fit_intercept else 0.0)
+
+
+def test_kkt_residual_is_the_minimum_norm_subgradient():
+    rng = np.random.RandomState(1)
+    gw = rng.randn(6)
+    gb = 0.3
+    w = np.array([0.0, 1.0, -2.0, 0.0, 0.5, 0.0])
+    for alpha, r in [(0.4, 1.0), (0.4, 0.5), (2.0, 1.0), (0.3, 0.0)]:
+        got = float(
+            _logistic.kkt_residual((jnp.asarray(gw), jnp.asarray(gb)), jnp.asarray(w), alpha, r)
+        )
+        g = gw + alpha * (1 - r) * w
+        want = max(
+            np.max(
+                np.where(
+                    w != 0, np.abs(g + alpha * r * np.sign(w)), np.maximum(np.abs(g) - alpha * r, 0)
+                )
+            ),
+            abs(gb),
+        )
+        assert got == pytest.approx(want, rel=1e-14)
+    # the intercept's gradient counts even when it is the largest
+    got = float(_logistic.kkt_residual((jnp.zeros(3), jnp.asarray(-7.0)), jnp.zeros(3), 1.0, 1.0))
+    assert got == 7.0
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_loss_gradient_matches_numpy_and_finite_differences(fit_intercept):
+    X, y = _data()
+    s = 2 * y - 1
+    w = np.random.RandomState(2).randn(X.shape[1]) * 0.3
+    b = 0.4
+    gw, gb = _logistic._loss_grad(
+        jnp.asarray(X),
+        jnp.asarray(s),
+        jnp.asarray(float(len(y))),
+        fit_intercept,
+        (jnp.asarray(w), jnp.asarray(b)),
+    )
+    want_w, want_b = _grad_np(X, y, w, b, fit_intercept)
+    np.testing.assert_allclose(np.asarray(gw), want_w, rtol=1e-12, atol=1e-15)
+    assert float(gb) == pytest.approx(want_b, rel=1e-12, abs=1e-15)
+
+    def loss(w, b):
+        return np.mean(np.logaddexp(0, -s * (X @ w + b)))
+
+    h = 1e-6
+    fd = [(loss(w + h * e, b) - loss(w - h * e, b)) / (2 * h) for e in np.eye(len(w))]
+    np.testing.assert_allclose(np.asarray(gw), fd, rtol=1e-6, atol=1e-9)
+    if fit_intercept:
+        assert float(gb) == pytest.approx((loss(w, b + h) - loss(w, b - h)) / (2 * h), rel=1e-6)
+
+
+def test_sigmoid_neg_is_stable_at_large_arguments():
+    z = jnp.asarray([-800.0, -1.0, 0.0, 1.0, 800.0])
+    np.testing.assert_allclose(
+        np.asarray(_logistic._sigmoid_neg(z)),
+        [1.0, 1 / (1 + np.exp(-1.0)), 0.5, 1 / (1 + np.e), 0.0],
+        rtol=1e-14,
+    )
+
+
+@pytest.mark.parametrize("solver", ["path", "fista"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("r", [1.0, 0.5])
+def test_logistic_path_solutions_and_residuals_against_numpy(solver, fit_intercept, r):
+    X, y = _data()
+    alphas = np.array([0.002, 0.05, 0.01])  # unsorted: the path sorts them descending
+    tol = 1e-9
+    a, coefs, b, kkt = regjax.linear.logistic_path(
+        X,
+        y,
+        alphas=alphas,
+        l1_ratio=r,
+        tol=tol,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        max_iter=200_000,
+    )
+    np.testing.assert_array_equal(np.asarray(a), np.sort(alphas)[::-1])
+    for i, alpha in enumerate(np.asarray(a)):
+        w, bi = np.asarray(coefs[:, i]), float(b[i])
+        if not fit_intercept:
+            assert bi == 0.0
+        want = _kkt_np(X, y, w, bi, alpha, r, fit_intercept)
+        assert float(kkt[i]) == pytest.approx(want, rel=1e-9, abs=1e-15)
+        assert want <= tol
+        w_ref, b_ref = _solve_np(X, y, alpha, r, fit_intercept)
+        np.testing.assert_allclose(w, w_ref, atol=1e-5)
+        assert bi == pytest.approx(b_ref, abs=1e-5)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_default_grid_starts_where_every_coefficient_is_zero(fit_intercept):
+    X, y = _data(seed=3)
+    a, coefs, b, _ = regjax.linear.logistic_path(
+        X, y, n_alphas=5, eps=1e-2, tol=1e-10, fit_intercept=fit_intercept
+    )
+    n = len(y)
+    pbar = y.mean() if fit_intercept else 0.5
+    amax = np.abs(X.T @ (y - pbar)).max() / n
+    np.testing.assert_allclose(np.asarray(a), np.geomspace(amax, amax * 1e-2, 5), rtol=1e-12)
+    assert not np.any(np.asarray(coefs[:, 0]))
+    b0 = np.log(pbar / (1 - pbar)) if fit_intercept else 0.0
+    assert float(b[0]) == pytest.approx(b0, abs=1e-9)
+    # just below alpha_max a coefficient leaves zero
+    assert np.any(np.asarray(coefs[:, 1]))
+
+
+def test_default_grid_with_an_l1_ratio_divides_by_it():
+    X, y = _data(seed=4)
+    a, *_ = regjax.linear.logistic_path(X, y, n_alphas=2, l1_ratio=0.25, tol=1e-8)
+    amax = np.abs(X.T @ (y - y.mean())).max() / len(y) / 0.25
+    assert float(a[0]) == pytest.approx(amax, rel=1e-12)
+
+
+def test_minus_one_one_labels_equal_zero_one_labels():
+    X, y = _data(seed=5)
+    out01 = regjax.linear.logistic_path(X, y, n_alphas=4, tol=1e-10)
+    outpm = regjax.linear.logistic_path(X, 2 * y - 1, n_alphas=4, tol=1e-10)
+    for u, v in zip(out01, outpm):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-12, atol=1e-14)

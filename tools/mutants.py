@@ -67,6 +67,57 @@ SCOPE = {
         "xǁSweepResultǁone_standard_error",
         "x__check_mode",
     ],
+    # the solvers, certificates and grids; not the argument checks (check_*,
+    # _prepare, resolve_solver) or the public wrappers that only forward to _path
+    "regjax/_lasso.py": [
+        "xǁQuadǁgrad",
+        "xǁQuadǁgrad_near",
+        "xǁQuadǁparts_from_grad",
+        "xǁQuadǁparts",
+        "x_make_quad",
+        "x_enet_gap",
+        "x_alpha_max",
+        "x_default_grid",
+        "x__enet_prox",
+        "x_solve_grid",
+        "x_lipschitz_from_quad",
+        "x_compact_tiers",
+        "x_solve_compact",
+        "x_solve_path",
+        "x_residual_parts",
+        "x_honest_gaps",
+        "x_squares_fit",
+        "x_raise_if_nonfinite",
+        "x__grid_for",
+        "x__cv",
+        "x_lasso_cv",
+    ],
+    # ridge and the shared linear algebra; not the input checks (check_xy,
+    # check_alphas, check_l1_ratio)
+    "regjax/_linear.py": [
+        "x_widest_float",
+        "x_xt_dot",
+        "x_gram",
+        "x_top_eigenvalue_bound",
+        "x_top_eigenvalue",
+        "x_top_eigenvalue_of_gram",
+        "x_center",
+        "x_ridge_path",
+        "x__cutoff",
+        "x__shrink",
+        "x__ridge_from_svd",
+        "x_ridge_cv",
+        "x_warn_if_uncertified",
+    ],
+    # the placement check (x__check_updates_are_a_gradient) was run on its own
+    # first; see MUTANTS.md
+    "regjax/_sam.py": [
+        "x__perturbation",
+        "x__as_params_tree",
+        "x__split_aux",
+        "x_sam",
+        "x_sam_value_and_grad",
+    ],
 }
 
 # Imported once by the forkserver before it forks a child per mutant. Importing

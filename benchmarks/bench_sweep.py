@@ -2,7 +2,7 @@
 
 The loop calls the *same* jitted single-member training function once per
 member, so both sides do the same arithmetic; only batching differs. Each
-side's first call (trace + compile + run) is reported apart; memory is XLA's
+side's time to first result is measured in a new process; memory is XLA's
 own accounting of the compiled program (arguments + outputs + temporaries).
 """
 
@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _harness import Row, Section, time_call
+from _harness import Row, Section, first_result, fmt_s, pick, time_call
 from sklearn.datasets import load_digits
 
 from regjax import masks, penalties, stochastic, sweep
+
+PEERS = ("optax", "scikit-learn")
+IMPORTS = ("import regjax.sweep",)
+MAX_TOTAL_S = 8.0  # per timed side: calls of seconds get 1 or 2 timed runs, no warm-up
+SMALL = dict(hidden=32, batch=64, steps=pick(5, 200))
+MEDIUM = dict(hidden=256, batch=None, steps=pick(2, 20))
+KS = pick((1, 4), (1, 8, 64, 256))
+K_FORCED = pick(4, 64)
+K_PROGRESS = pick(4, 64)
 
 X, Y = load_digits(return_X_y=True)
 X = jnp.asarray(X / 16.0, jnp.float32)
@@ -84,60 +92,78 @@ def run_layout(train_fn, g, key, vmap_size):
     member = _sweep._trace_member(train_fn, False, _sweep._signature(g, key, ()))
     width = _sweep._vmap_width(vmap_size, member, jax.devices()[0].platform, len(g), len(g))
     chunk = -(-len(g) // width) * width  # padded to whole batches, as `run` does
-    return width, chunk, _sweep._program(member, 0, (jax.devices()[0],), width)
+    return width, chunk, _sweep._program(member, 0, (jax.devices()[0],), width), member
 
 
-def measure(
-    label: str,
-    hidden: int,
-    batch: int | None,
-    steps: int,
-    ks,
-    repeats: int,
-    vmap_size: int | None = None,
-):
-    rows, mem_lines = [], []
-    train_fn = make_train_fn(hidden, batch, steps)
+def _sides(train_fn, g, key, vmap_size):
+    """The sweep and the loop over the same members, as calls with no arguments."""
     single = jax.jit(train_fn)
+
+    def vmapped():
+        return sweep.run(train_fn, g, key, progress=False, vmap_size=vmap_size).metrics["loss"]
+
+    def loop():
+        outs = [
+            single({n: jnp.asarray(v) for n, v in g.member(i).items()}, jax.random.fold_in(key, i))[
+                "loss"
+            ]
+            for i in range(len(g))
+        ]
+        return jnp.stack(outs)
+
+    return vmapped, loop
+
+
+def fresh_sweep(model: str, k: int, side: str, vmap_size: int | None = None):
+    """For ``_harness.first_result``: one side of one row, the model built here."""
+    cfg = SMALL if model == "small" else MEDIUM
+    train_fn = make_train_fn(cfg["hidden"], cfg["batch"], cfg["steps"])
+    vmapped, loop = _sides(train_fn, grid_of(k), jax.random.key(0), vmap_size)
+    return vmapped if side == "sweep" else loop
+
+
+def fresh_progress(report: bool):
+    """For ``_harness.first_result``: the progress-overhead sweep, with or without reporting."""
+    fn = make_train_fn(SMALL["hidden"], SMALL["batch"], SMALL["steps"], report=report)
+    g, key = grid_of(K_PROGRESS), jax.random.key(0)
+    return lambda: sweep.run(fn, g, key, progress=False).metrics["loss"]
+
+
+def measure(label: str, model: str, ks, vmap_size: int | None = None):
+    cfg = SMALL if model == "small" else MEDIUM
+    rows, mem_lines, traffic = [], [], None
+    train_fn = make_train_fn(cfg["hidden"], cfg["batch"], cfg["steps"])
     for k in ks:
         g = grid_of(k)
         key = jax.random.key(0)
-        width, chunk, program = run_layout(train_fn, g, key, vmap_size)
-
-        def vmapped(g=g, key=key):
-            return sweep.run(train_fn, g, key, progress=False, vmap_size=vmap_size).metrics["loss"]
-
-        def loop(g=g, key=key):
-            outs = [
-                single(
-                    {n: jnp.asarray(v) for n, v in g.member(i).items()}, jax.random.fold_in(key, i)
-                )["loss"]
-                for i in range(len(g))
-            ]
-            return jnp.stack(outs)
-
-        # Equal work: the two sides agree member by member.
+        width, chunk, program, member = run_layout(train_fn, g, key, vmap_size)
+        traffic = member.traffic_bytes
+        vmapped, loop = _sides(train_fn, g, key, vmap_size)
+        t_v = time_call(vmapped, repeats=5, warmup=1, max_total_s=MAX_TOTAL_S)
+        t_l = time_call(loop, repeats=5, warmup=1, max_total_s=MAX_TOTAL_S)
+        # Equal work, checked after timing: the two sides agree member by member.
         # float32 rounding differs between batched and single kernels, and 200 Adam steps
         # amplify it a little; the loss still agrees to 0.5%.
         np.testing.assert_allclose(np.asarray(vmapped()), np.asarray(loop()), rtol=5e-3)
-        t_v = time_call(vmapped, repeats=repeats, warmup=1)
-        t_l = time_call(loop, repeats=repeats, warmup=1)
         keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(k))
         hp = {n: jnp.asarray(g[n]) for n in g.names}
         padded = np.minimum(np.arange(chunk), k - 1)
         mem_v = memory_bytes(program, {n: v[padded] for n, v in hp.items()}, keys[padded])
         mem_1 = memory_bytes(train_fn, {n: v[0] for n, v in hp.items()}, keys[0])
         target, met = "", None
-        if label.startswith("small") and k == 64:
+        if model == "small" and k == 64:
             target, met = "loop/vmapped >= 1.5 (ratio <= 0.667)", t_v.median_s * 1.5 <= t_l.median_s
-        if label.startswith("medium") and vmap_size is None:
+        if model == "medium" and vmap_size is None:
             target, met = "never slower than the loop (ratio <= 1)", t_v.median_s <= t_l.median_s
+        fresh = dict(model=model, k=k, vmap_size=vmap_size)
         rows.append(
             Row(
                 f"{label}, K={k}, vmap width {width}",
                 t_v,
                 "Python loop of the jitted member",
                 t_l,
+                regjax_first=first_result("bench_sweep", "fresh_sweep", side="sweep", **fresh),
+                peer_first=first_result("bench_sweep", "fresh_sweep", side="loop", **fresh),
                 target=target,
                 met=met,
             )
@@ -146,70 +172,64 @@ def measure(
             f"| {label} | {k} | {mem_v / 2**20:.2f} MiB | {mem_1 / 2**20:.2f} MiB | "
             f"{t_v.median_s / k * 1e3:.2f} ms | {t_l.median_s / k * 1e3:.2f} ms |"
         )
-    return rows, mem_lines
+    return rows, mem_lines, traffic
 
 
 def progress_overhead(repeats: int) -> str:
     """The cost of `report_progress` with a live progress bar, against none at all."""
     from regjax import _progress
 
-    steps = 200
-    plain = make_train_fn(32, 64, steps, report=False)
-    reporting = make_train_fn(32, 64, steps, report=True)
-    g = grid_of(64)
+    plain = make_train_fn(SMALL["hidden"], SMALL["batch"], SMALL["steps"], report=False)
+    reporting = make_train_fn(SMALL["hidden"], SMALL["batch"], SMALL["steps"], report=True)
+    g = grid_of(K_PROGRESS)
     key = jax.random.key(0)
     times = {}
     saved = (_progress._stderr_is_terminal, sys.stderr)
+    every = max(SMALL["steps"] // 10, 1)
     try:
         _progress._stderr_is_terminal = lambda: True
         sys.stderr = io.StringIO()  # a live bar that draws nowhere visible
         for name, fn, show in (
             ("no reporting", plain, False),
-            ("report_progress every 20 steps, bar shown", reporting, True),
+            (f"report_progress every {every} steps, bar shown", reporting, True),
         ):
 
             def go(fn=fn, show=show):
                 return sweep.run(fn, g, key, progress=show).metrics["loss"]
 
-            times[name] = time_call(go, repeats=repeats, warmup=1)
+            times[name] = (time_call(go, repeats=repeats, warmup=1), fn is reporting)
     finally:
         _progress._stderr_is_terminal, sys.stderr = saved
-    base = times["no reporting"].median_s
-    lines = ["| variant | median | overhead |", "|---|---|---|"]
-    for name, t in times.items():
+    base = times["no reporting"][0].median_s
+    lines = [
+        "| variant | median | overhead | first result, new process (bar not shown) |",
+        "|---|---|---|---|",
+    ]
+    for name, (t, report) in times.items():
+        first = first_result("bench_sweep", "fresh_progress", report=report)
         lines.append(
-            f"| {name} | {t.median_s * 1e3:.1f} ms | {(t.median_s / base - 1) * 100:+.1f}% |"
+            f"| {name} | {t.median_s * 1e3:.1f} ms | {(t.median_s / base - 1) * 100:+.1f}% "
+            f"| {fmt_s(first)} |"
         )
     return (
-        "Progress overhead: small MLP, K = 64, 200 steps, `report_progress` every 20 steps "
-        "(a `jax.debug.callback` each time) with the tqdm bars live, against the same program "
-        "without reporting.\n\n" + "\n".join(lines)
+        f"Progress overhead: small MLP, K = {K_PROGRESS}, {SMALL['steps']} steps, "
+        f"`report_progress` every {every} steps (a `jax.debug.callback` each time) with the "
+        "tqdm bars live, against the same program without reporting.\n\n" + "\n".join(lines)
     )
 
 
 def run() -> list[Section]:
-    t0 = time.perf_counter()
-    small_rows, small_mem = measure(
-        "small MLP (hidden 32, batch 64, 200 steps)", 32, 64, 200, (1, 8, 64, 256), repeats=5
+    from regjax import _sweep
+
+    small = f"small MLP (hidden {SMALL['hidden']}, batch {SMALL['batch']}, {SMALL['steps']} steps)"
+    medium = (
+        f"medium MLP (hidden {MEDIUM['hidden']}, full digits batch {X.shape[0]}, "
+        f"{MEDIUM['steps']} steps)"
     )
-    medium_rows, medium_mem = measure(
-        "medium MLP (hidden 256, full digits batch 1797, 20 steps)",
-        256,
-        None,
-        20,
-        (1, 8, 64, 256),
-        repeats=3,
-    )
+    small_rows, small_mem, small_traffic = measure(small, "small", KS)
+    medium_rows, medium_mem, medium_traffic = measure(medium, "medium", KS)
     # The same medium sweep forced to one wide vmap: what the default avoids on CPU.
-    wide_rows, _ = measure(
-        "medium MLP (hidden 256, full digits batch 1797, 20 steps), forced",
-        256,
-        None,
-        20,
-        (64,),
-        repeats=3,
-        vmap_size=64,
-    )
+    wide_rows, _, _ = measure(f"{medium}, forced", "medium", (K_FORCED,), vmap_size=K_FORCED)
     mem_table = "\n".join(
         [
             "Memory (XLA's accounting of the compiled program: arguments + outputs + "
@@ -223,15 +243,19 @@ def run() -> list[Section]:
         ]
     )
     overhead = progress_overhead(repeats=5)
-    took = time.perf_counter() - t0
+    mb = lambda b: "unknown" if b is None else f"{b / 1e6:.1f} MB"
     description = (
         "A K-member sweep (`regjax.sweep.run`: one compiled program over members) against a "
         "Python loop calling the same jitted single-member training function K times (Adam, "
-        "dropout, L2 penalty on digits). Ratio = sweep time / loop time, steady state; first "
-        "calls (compile) apart. Each row names the vmap width `run` used: its default on CPU "
-        "vmaps the small model's members and runs the medium model's (each of which moves "
-        "~600 MB per step by XLA's estimate) one after another (width 1); the last row forces "
-        f"one 64-wide vmap on the medium model for comparison. Whole benchmark took {took:.0f} s."
+        "dropout, L2 penalty on digits). Ratio = sweep time / loop time, steady state; each "
+        "side's first result (trace, compile and run in a new process) apart. Each row names "
+        "the vmap width `run` used. On CPU its default divides a budget of "
+        f"{_sweep._CPU_BATCH_TRAFFIC_BYTES / 2**30:g} GiB of memory traffic per batch by one "
+        "member's traffic as XLA estimates it (`bytes accessed` of the member's compiled "
+        f"program, loop bodies counted once): {mb(small_traffic)} for the small model, "
+        f"{mb(medium_traffic)} for the medium one; where fewer than "
+        f"{_sweep._MIN_USEFUL_WIDTH} members fit, it runs them one after another (width 1). "
+        f"The last row forces one {K_FORCED}-wide vmap on the medium model for comparison."
     )
     return [
         Section(

@@ -3,7 +3,8 @@
 ``REGJAX_NOTEBOOK_SIZE=smoke`` (what ``make test`` sets) runs every notebook
 small and fast, and writes its figures to a temporary directory;
 the default, ``full``, is the size the notebook's numbers are quoted at and
-writes figures to ``notebooks/figures/`` (``make notebooks``).
+writes figures to ``notebooks/figures/`` (``make notebooks``), or to
+``REGJAX_NOTEBOOK_FIGURES`` when that is set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ if SIZE not in ("smoke", "full"):
 SMOKE = SIZE == "smoke"
 
 _HERE = pathlib.Path(__file__).resolve().parent
-FIGURES = pathlib.Path(tempfile.mkdtemp(prefix="regjax-nb-")) if SMOKE else _HERE / "figures"
+# REGJAX_NOTEBOOK_FIGURES redirects a full-size run's figures (the test suite
+# runs the cheap notebooks at full size without touching the committed ones).
+_override = os.environ.get("REGJAX_NOTEBOOK_FIGURES")
+if _override:
+    FIGURES = pathlib.Path(_override)
+elif SMOKE:
+    FIGURES = pathlib.Path(tempfile.mkdtemp(prefix="regjax-nb-"))
+else:
+    FIGURES = _HERE / "figures"
 
 
 def pick(smoke, full):

@@ -316,6 +316,14 @@ plt.show()
 #   against 3545 (sd 396). The lasso uses 3.8 more factors on average, with SE 2.0,
 #   so "fewer factors" is also not met by the 2-SE rule, though only just.
 #
+# **What changed in the assertions.** An earlier version of this notebook took, for
+# each budget, the best test error along the path (a choice made on the test set),
+# asserted the group lasso lower at a few small budgets, and asserted the chosen model
+# no larger and its test error within a fixed margin of the lasso's. Those checks are
+# replaced by the cross-validated choice and the paired rule above; since the claim is
+# not met by that rule, the final cell asserts that the outcome reported here is the
+# one computed.
+#
 # Differences from the paper: Yuan & Lin simulate factors from latent Gaussians with a
 # known sparse truth and compare group lasso with group LARS, group garrote and
 # stepwise selection; here the factors are quartiles of real diabetes measurements,

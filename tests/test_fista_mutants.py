@@ -239,3 +239,56 @@ def test_momentum_counter_takes_the_step_dtype():
         )
         assert res.x.dtype == jnp.float32
         assert res.gap.dtype == jnp.float32
+
+
+def test_a_step_that_does_not_move_does_not_restart_the_momentum():
+    # Soft thresholding can return the same point twice in a row away from the
+    # solution (x_{k+1} = x_k, z_k != x_k): the restart test's inner product is
+    # then exactly 0, and the momentum must carry on (a restart needs > 0).
+    # This 2-feature problem, found by search, does that within its first steps.
+    G = np.array([[1.53703876, 0.96239672], [0.96239672, 0.81575077]])
+    q = np.array([-1.4148261, -0.24602946])
+    alpha, step = 1.1527504535868844, 0.453690560942096
+    x0 = np.array([-3.26723967, 6.23574116])
+    differs = False
+    for max_iter in (5, 10, 15, 20, 30, 40):
+        _k, z, *_ = _reference(G, q, alpha, step, x0, -1.0, max_iter)
+        res = _run(G, q, alpha, step, x0, -1.0, max_iter)
+        np.testing.assert_allclose(np.asarray(res.x), z, rtol=1e-10, atol=1e-12)
+        differs |= (
+            np.abs(z - _reference_restart_at_zero(G, q, alpha, step, x0, max_iter)).max() > 1e-6
+        )
+    assert differs  # the problem really tells the two rules apart
+
+
+def _reference_restart_at_zero(G, q, alpha, step, x0, max_iter):
+    x, z, t = x0.copy(), x0.copy(), 1.0
+    for _ in range(-(-max_iter // 5) * 5):
+        x_new = _soft(z - step * (G @ z - q), step * alpha)
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        diff = x_new - x
+        restart = np.dot(z - x_new, diff) >= 0
+        z = x_new if restart else x_new + (t - 1) / t_new * diff
+        x, t = x_new, (1.0 if restart else t_new)
+    return z
+
+
+def test_a_float32_problem_under_x64_keeps_float32_throughout():
+    # the momentum counter takes the step's dtype, not the default float (float64 here)
+    G, q, alpha, step = _problem()
+    Gj, qj = jnp.asarray(G, jnp.float32), jnp.asarray(q, jnp.float32)
+    t = jnp.float32(step * alpha)
+    res = jax.jit(
+        lambda x0: fista(
+            lambda w: Gj @ w - qj,
+            lambda v: jnp.sign(v) * jnp.maximum(jnp.abs(v) - t, 0.0),
+            lambda w, g: jnp.abs(g).sum(),
+            x0,
+            jnp.float32(step),
+            jnp.float32(-1.0),
+            10,
+        )
+    )(jnp.zeros(G.shape[0], jnp.float32))
+    assert res.x.dtype == jnp.float32 and res.grad.dtype == jnp.float32
+    _k, z, *_ = _reference(G, q, alpha, step, np.zeros(G.shape[0]), -1.0, 10)
+    np.testing.assert_allclose(np.asarray(res.x), z, rtol=1e-4, atol=1e-5)

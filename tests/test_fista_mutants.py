@@ -112,6 +112,7 @@ def test_trajectory_matches_numpy_iteration_for_iteration(max_iter, anchored):
     k, z, gz, gap, _ = _reference(G, q, alpha, step, x0, -1.0, max_iter, near=near)
     res = _run(G, q, alpha, step, x0, -1.0, max_iter, near=near)
     assert int(res.n_iter) == k == max_iter
+    assert res.n_iter.dtype == jnp.int32  # an iteration count, as the paths report it
     np.testing.assert_allclose(np.asarray(res.x), z, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(np.asarray(res.grad), gz, rtol=1e-10, atol=1e-12)
     # the returned gradient is the exact one at the returned point

@@ -19,7 +19,12 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("[0
 
 # Notebooks that take about a minute or less at full size on a 2-core CPU
 # (notebooks/outputs/ records each one's printed output at full size).
-FULL_IN_TEST = ("01_lasso_path_diabetes", "05_early_stopping_is_l2", "09_group_lasso")
+FULL_IN_TEST = (
+    "01_lasso_path_diabetes",
+    "05_early_stopping_is_l2",
+    "06_bayesian_view",
+    "09_group_lasso",
+)
 
 
 def _run(path, size, tmp_path):

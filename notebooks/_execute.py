@@ -5,14 +5,20 @@
 Figures go to notebooks/figures/ (the notebooks save them there). The printed
 text of each notebook, its stdout streams and the text/plain results of every
 cell in order, goes to notebooks/outputs/<name>.txt, which is committed:
-tests/test_notebook_numbers.py checks the README's numbers against it.
+tests/test_notebook_numbers.py checks the README's numbers against it. The
+wall time of each notebook's execution, with the machine's core count and load
+average, goes to notebooks/outputs/timings.json, and the total of the recorded
+times is printed at the end (the README quotes it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import platform
 import sys
+import time
 
 import jupytext
 import nbclient
@@ -55,13 +61,40 @@ def main(names: list[str]) -> None:
             kernel_name="python3",
             resources={"metadata": {"path": str(HERE)}},
         )
+        load_start = os.getloadavg()[0]
+        t0 = time.perf_counter()
         client.execute()
+        seconds = time.perf_counter() - t0
         out = path.with_suffix(".ipynb")
         jupytext.write(notebook, out, fmt="ipynb")
         OUTPUTS.mkdir(exist_ok=True)
         text_out = OUTPUTS / f"{path.stem}.txt"
         text_out.write_text(printed_text(notebook))
+        record_time(path.stem, seconds, load_start)
         print(f"wrote {out.relative_to(HERE.parent)} and {text_out.relative_to(HERE.parent)}")
+        print(f"{path.stem}: {seconds:.0f} s", flush=True)
+    times = json.loads(TIMINGS.read_text())
+    total = sum(t["seconds"] for t in times.values())
+    print(
+        f"recorded full-size times of {len(times)} notebooks: {total:.0f} s in all "
+        f"({total / 60:.1f} min)"
+    )
+
+
+TIMINGS = OUTPUTS / "timings.json"
+
+
+def record_time(stem: str, seconds: float, load_start: float) -> None:
+    """Stores one notebook's wall time in notebooks/outputs/timings.json."""
+    times = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    times[stem] = {
+        "seconds": round(seconds, 1),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "load_average_at_start": round(load_start, 2),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    TIMINGS.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
 
 
 if __name__ == "__main__":

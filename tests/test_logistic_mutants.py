@@ -199,3 +199,18 @@ def test_minus_one_one_labels_equal_zero_one_labels():
     outpm = regjax.linear.logistic_path(X, 2 * y - 1, n_alphas=4, tol=1e-10)
     for u, v in zip(out01, outpm):
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_float32_data_under_x64_is_solved_in_float32_and_certified_in_float64(fit_intercept):
+    X, y = _data(seed=6)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    a, coefs, b, kkt = regjax.linear.logistic_path(
+        X32, y32, alphas=np.array([0.05, 0.01], np.float32), tol=1e-4, fit_intercept=fit_intercept
+    )
+    assert coefs.dtype == b.dtype == kkt.dtype == jnp.float32
+    for i, alpha in enumerate(np.asarray(a, np.float64)):
+        w, bi = np.asarray(coefs[:, i], np.float64), float(b[i])
+        want = _kkt_np(X32.astype(np.float64), y, w, bi, alpha, 1.0, fit_intercept)
+        assert float(kkt[i]) == pytest.approx(want, rel=1e-6, abs=1e-12)
+        assert want <= 1e-4

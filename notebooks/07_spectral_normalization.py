@@ -41,6 +41,30 @@
 #   input–logit Jacobian, over the test inputs and noisy copies of them (any value of
 #   the local gradient norm is a lower bound on the Lipschitz constant);
 # * test accuracy under Gaussian input noise $x + \mathcal N(0, s^2 I)$ (pixels in [0, 1]).
+#
+# Each seed draws its own initial weights, minibatches and input-noise sample; within a
+# seed, every configuration shares them, so differences between configurations are paired.
+#
+# **Decision rules, fixed before the runs.** The Lipschitz bounds are computed exactly on
+# each trained network, so they are printed with their comparisons evaluated: for every
+# normalized network the bound lies in $[c, 1.5c)$; the largest Jacobian norm never exceeds
+# the bound, and is within a factor 1.5 of it ("nearly tight"); the plain network's
+# largest Jacobian norm exceeds 10 × the c = 1 bound. The accuracy claims are noisy, so each
+# is a per-seed difference $d_r$ with mean $\bar d$ and standard error
+# $\mathrm{SE} = s_d/\sqrt{R}$ over the $R$ seeds, against the plain network:
+#
+# 1. *more robust*: $d_r$ = SN's accuracy minus the plain network's at the largest input
+#    noise; confirmed if $\bar d > 2\,\mathrm{SE}$, reversed if $\bar d < -2\,\mathrm{SE}$,
+#    otherwise no detectable difference (for c = 10 and for c = 1);
+# 2. *at equal clean accuracy* (c = 10): $d_r$ = SN's clean test accuracy minus the plain
+#    network's; equal if $\bar d \pm 2\,\mathrm{SE}$ lies inside ±0.01 (one point, about
+#    half the plain network's test error);
+# 3. *c = 1 costs clean accuracy*: $d_r$ = the plain network's clean accuracy minus SN's
+#    at c = 1; confirmed if $\bar d > 2\,\mathrm{SE}$.
+#
+# At smoke size (3 seeds, a small network trained briefly) the rules are computed and
+# printed the same way, but only the Lipschitz facts and claims 1 (c = 1) and 3 are
+# asserted; the text below reports the full-size run.
 
 # %%
 import time
@@ -67,7 +91,7 @@ n_train = X_train.shape[0]
 hidden = pick(64, 256)
 steps = pick(500, 3000)
 batch = 128
-n_seeds = pick(2, 3)
+n_seeds = pick(3, 6)
 scales = pick([1.0, 10.0], [1.0, 3.0, 10.0, 30.0])
 configs = [("plain", 0.0, 1.0)] + [(f"SN, c={c:g}", 1.0, c) for c in scales]
 names = [c[0] for c in configs]
@@ -198,19 +222,18 @@ summary = {}
 for i, name in enumerate(names):
     mine = [r for r in rows if r[0] == i]
     c = float(scale[i])
-    upper = np.mean([c * np.prod(r[2]) for r in mine])
-    lower = np.mean([r[4] for r in mine])
-    acc = np.mean([r[3] for r in mine], axis=0)
     summary[name] = {
-        "upper": upper,
-        "lower": lower,
-        "acc": acc,
+        "upper": np.array([c * np.prod(r[2]) for r in mine]),  # per seed
+        "lower": np.array([r[4] for r in mine]),
+        "acc": np.array([r[3] for r in mine]),  # (seeds, noise levels)
         "norms": np.mean([r[2] for r in mine], 0),
     }
+    m = summary[name]
     print(
-        f"{name:9s} per-layer ||W||_2 {np.round(summary[name]['norms'], 3)}  "
-        f"upper bound {upper:10.3f}  largest ||J_f(x)||_2 {lower:8.3f}  "
-        f"clean acc {acc[0]:.3f}  acc at noise {noise_levels[-1]:.1f}: {acc[-1]:.3f}"
+        f"{name:9s} per-layer ||W||_2 {np.round(m['norms'], 3)}  "
+        f"upper bound {m['upper'].mean():10.3f}  largest ||J_f(x)||_2 {m['lower'].mean():8.3f}  "
+        f"clean acc {m['acc'][:, 0].mean():.3f}  "
+        f"acc at noise {noise_levels[-1]:.1f}: {m['acc'][:, -1].mean():.3f}"
     )
 
 # The power-iteration estimate against the SVD, for the normalized networks: sigma_hat
@@ -219,13 +242,92 @@ sn_norms = np.stack([r[2] for r in rows if use_sn[r[0]] > 0])
 print(f"normalized layers: ||W / sigma_hat||_2 in [{sn_norms.min():.4f}, {sn_norms.max():.4f}]")
 assert np.all(sn_norms > 1 - 1e-3) and np.all(sn_norms < 1.15)
 
+# %% [markdown]
+# ## The Lipschitz facts, and the three decisions
+
+
+# %%
+def paired(d):
+    """Mean and standard error over seeds of a per-seed difference."""
+    return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+
+def sign_verdict(d, positive, negative):
+    m, se = paired(d)
+    return positive if m > 2 * se else negative if m < -2 * se else "no detectable difference"
+
+
+facts = {}
+below = all(r[4] <= float(scale[r[0]]) * np.prod(r[2]) * (1 + 1e-4) for r in rows)
+facts["largest Jacobian norm <= bound, every network"] = below
+print(f"largest Jacobian norm <= upper bound for every network and seed, met: {below}")
+for name in names[1:]:
+    c, m = float(scale[names.index(name)]), summary[name]
+    in_range = bool(np.all((c <= m["upper"]) & (m["upper"] < 1.5 * c)))
+    tight = bool(np.all(m["upper"] / m["lower"] < 1.5))
+    facts[f"{name}: bound in [c, 1.5c)"] = in_range
+    facts[f"{name}: nearly tight"] = tight
+    print(
+        f"{name:9s} bound per seed in [{m['upper'].min():.3f}, {m['upper'].max():.3f}], "
+        f"in [c, 1.5c) = [{c:g}, {1.5 * c:g}), met: {in_range}; bound / largest Jacobian "
+        f"norm in [{(m['upper'] / m['lower']).min():.2f}, {(m['upper'] / m['lower']).max():.2f}]"
+        f", < 1.5, met: {tight}"
+    )
+plain, sn1, sn10 = summary["plain"], summary["SN, c=1"], summary["SN, c=10"]
+ratio = plain["lower"].min() / sn1["upper"].max()
+facts["plain Jacobian > 10x the c=1 bound"] = bool(ratio > 10)
+print(
+    f"plain: bound / largest Jacobian norm {(plain['upper'] / plain['lower']).mean():.2f}; "
+    f"its smallest largest-Jacobian-norm over seeds {plain['lower'].min():.3f} is "
+    f"{ratio:.1f}x the largest c=1 bound, > 10x, met: {ratio > 10}"
+)
+
+verdicts = {}
+s_max = noise_levels[-1]
+for name, sn in [("SN, c=1", sn1), ("SN, c=10", sn10), ("SN, c=30", summary.get("SN, c=30"))]:
+    if sn is None:
+        continue
+    d = sn["acc"][:, -1] - plain["acc"][:, -1]
+    m, se = paired(d)
+    verdicts[f"1 {name} more robust"] = sign_verdict(d, "more robust", "less robust")
+    print(
+        f"1. {name} at noise {s_max:.1f}: acc {sn['acc'][:, -1].mean():.3f} vs plain "
+        f"{plain['acc'][:, -1].mean():.3f}; paired difference {m:+.3f} ± {se:.3f} (SE), "
+        f"2 SE = {2 * se:.3f}: {verdicts[f'1 {name} more robust']}"
+    )
+d = sn10["acc"][:, 0] - plain["acc"][:, 0]
+m, se = paired(d)
+equal = bool(-0.01 < m - 2 * se and m + 2 * se < 0.01)
+verdicts["2 SN, c=10 equal clean accuracy"] = equal
+print(
+    f"2. clean acc SN, c=10 {sn10['acc'][:, 0].mean():.3f} vs plain {plain['acc'][:, 0].mean():.3f}"
+    f"; paired difference {m:+.4f} ± {se:.4f} (SE), ± 2 SE = [{m - 2 * se:+.4f}, "
+    f"{m + 2 * se:+.4f}], inside ±0.01, met: {equal}"
+)
+d = plain["acc"][:, 0] - sn1["acc"][:, 0]
+m, se = paired(d)
+costs = bool(m > 2 * se)
+verdicts["3 SN, c=1 costs clean accuracy"] = costs
+print(
+    f"3. clean acc plain {plain['acc'][:, 0].mean():.3f} vs SN, c=1 {sn1['acc'][:, 0].mean():.3f}"
+    f"; paired difference {m:+.3f} ± {se:.3f} (SE), 2 SE = {2 * se:.3f}, met: {costs}"
+)
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 ax = axes[0]
 x_pos = np.arange(len(names))
-ax.bar(x_pos - 0.2, [summary[n]["upper"] for n in names], 0.4, label=r"upper: $c\prod_l \|W_l\|_2$")
 ax.bar(
-    x_pos + 0.2, [summary[n]["lower"] for n in names], 0.4, label=r"lower: $\max_x \|J_f(x)\|_2$"
+    x_pos - 0.2,
+    [summary[n]["upper"].mean() for n in names],
+    0.4,
+    label=r"upper: $c\prod_l \|W_l\|_2$",
+)
+ax.bar(
+    x_pos + 0.2,
+    [summary[n]["lower"].mean() for n in names],
+    0.4,
+    label=r"lower: $\max_x \|J_f(x)\|_2$",
 )
 ax.set_yscale("log")
 ax.set_xticks(x_pos, names)
@@ -235,7 +337,11 @@ ax.legend(frameon=False)
 ax = axes[1]
 for i, name in enumerate(names):
     ax.plot(
-        noise_levels, summary[name]["acc"], "o-", color="k" if i == 0 else f"C{i - 1}", label=name
+        noise_levels,
+        summary[name]["acc"].mean(0),
+        "o-",
+        color="k" if i == 0 else f"C{i - 1}",
+        label=name,
     )
 ax.set_xlabel("input noise std s (pixels in [0, 1])")
 ax.set_ylabel("test accuracy")
@@ -247,43 +353,56 @@ plt.show()
 # %% [markdown]
 # ## What we got, and how it differs from the paper
 #
-# At full size (MLP 64-256-256-10, 3000 Adam steps, 3 seeds):
+# At full size (MLP 64-256-256-10, 3000 Adam steps, 6 seeds; means over seeds):
 #
 # * **The bound: reproduces, up to the power iteration's lag.** The plain network's
-#   layers have spectral norms 4.8, 7.4 and 2.6, an upper bound of 91 on its Lipschitz
-#   constant, and its Jacobian reaches 39.7 on test inputs, so its true constant is
-#   somewhere in [40, 91]. With spectral normalization every layer has norm 1.01-1.10
-#   (not exactly 1: with one power iteration per step, as in the paper, σ̂ lags behind
-#   the weights that Adam keeps moving, and σ̂ is always a *lower* estimate of σ₁), so
-#   the bound is 1.12 for c = 1, 3.4 for c = 3, 12.1 for c = 10, and the largest
-#   Jacobian norm (1.00, 2.9, 9.8) shows the bound is nearly tight.
-# * **Robustness to input noise: reproduces, at a price when c is small.** At noise
-#   s = 0.8 the plain network keeps 40.3% accuracy; SN with c = 10, which matches its clean
-#   accuracy (0.981 vs 0.978), keeps 46.9%; with c = 1 it keeps 51.7%, but its clean
-#   accuracy drops to 0.890, because a 1-Lipschitz network cannot produce large logit
-#   margins on inputs this close together. Between c = 1 and c = 30 the network trades
-#   clean accuracy for robustness, and at c = 30 (bound 32, near the plain network's
-#   measured 40) the gain is mostly gone (42.4%).
+#   layers have spectral norms 4.85, 7.093 and 2.542, an upper bound of 87.488 on its
+#   Lipschitz constant, and its Jacobian reaches 39.364 on test inputs, so its true constant
+#   lies between the two (the bound is 2.22 times the Jacobian norm). With spectral
+#   normalization every layer has norm between 1.0052 and 1.1374 (not exactly 1: with one
+#   power iteration per step, as in the paper, σ̂ lags behind the weights that Adam keeps
+#   moving, and σ̂ is always a *lower* estimate of σ₁), so the bound is 1.184 for c = 1,
+#   3.532 for c = 3, 12.054 for c = 10 and 31.865 for c = 30, in $[c, 1.5c)$ for every seed
+#   (`met: True`). The largest Jacobian norm (1.071, 3.013, 9.316, 23.623) is within a factor
+#   1.5 of the bound for every seed (`met: True`): nearly tight. The plain network's
+#   Jacobian norm is 27.5x the c = 1 bound (`met: True`).
+# * **Robustness to input noise at equal clean accuracy: reproduces (c = 10).** At noise
+#   s = 0.8, SN with c = 10 keeps 0.468 accuracy against the plain network's 0.401, a paired
+#   difference of +0.066 ± 0.006 (SE), above 2 SE = 0.012: more robust. Its clean accuracy,
+#   0.980 against 0.979, differs by +0.0011 ± 0.0014, and the ± 2 SE interval
+#   [-0.0016, +0.0039] lies inside the ±0.01 margin: equal clean accuracy.
+# * **A smaller c buys more robustness at a price in clean accuracy.** With c = 1 the
+#   network keeps 0.509 at s = 0.8 (+0.108 ± 0.009, more robust), but its clean accuracy
+#   drops to 0.886 (the plain network is ahead by +0.093 ± 0.004, above 2 SE = 0.008),
+#   because a 1-Lipschitz network cannot produce large logit margins on inputs this close
+#   together. At c = 30 (bound 31.865, near the plain network's measured 39.364) most of
+#   the gain is gone: 0.421 against 0.401, +0.020 ± 0.009, just above 2 SE = 0.018.
 # * Miyato et al. apply it to GAN discriminators and claim stable training and better
 #   samples; we do not reproduce that. Random-noise robustness of a classifier is our
 #   extension, and random noise is far weaker than the adversarial perturbations the
 #   Lipschitz bound actually certifies against.
 #
-# At smoke size (64 hidden units, 500 steps, c ∈ {1, 10}, noise up to 0.6) the numbers
-# move but each claim below holds.
+# **How the checks changed.** An earlier version compared means over 3 seeds against fixed
+# thresholds (robustness gain above 3 points, clean accuracies within 2 points), with no
+# account of the seed-to-seed noise. The rules stated above replace them: paired per-seed
+# differences over 6 seeds against twice their standard error, and an equivalence margin for
+# "equal clean accuracy". The assertions below check the Lipschitz facts, and that each
+# verdict the rules computed is the one this text reports.
 
 # %%
-plain, sn1, sn10 = summary["plain"], summary["SN, c=1"], summary["SN, c=10"]
-for r in rows:  # the empirical lower bound never exceeds the upper bound
-    assert r[4] <= float(scale[r[0]]) * np.prod(r[2]) * (1 + 1e-4)
-for name in names[1:]:  # SN: the bound is c, up to the power iteration's lag
-    c = float(scale[names.index(name)])
-    assert c <= summary[name]["upper"] < 1.5 * c
-# Without SN the measured Lipschitz constant is more than 10x SN(c=1)'s bound.
-assert plain["lower"] > 10 * sn1["upper"]
-# More robust at the largest noise: SN at equal clean accuracy, and SN with c=1.
-assert abs(sn10["acc"][0] - plain["acc"][0]) < 0.02
-assert sn10["acc"][-1] > plain["acc"][-1] + 0.03
-assert sn1["acc"][-1] > plain["acc"][-1] + 0.05
-# ... and c=1 costs clean accuracy.
-assert sn1["acc"][0] < plain["acc"][0] - 0.05
+# The Lipschitz facts are exact and checked at both sizes. The verdicts of the rules above
+# are checked against the outcomes the text reports; at smoke size only claims 1 (c = 1)
+# and 3 (too little power for the others in 3 short runs).
+for fact, met in facts.items():
+    assert met, fact
+reported = {
+    "1 SN, c=1 more robust": "more robust",
+    "1 SN, c=10 more robust": "more robust",
+    "1 SN, c=30 more robust": "more robust",
+    "2 SN, c=10 equal clean accuracy": True,
+    "3 SN, c=1 costs clean accuracy": True,
+}
+checked = pick(["1 SN, c=1 more robust", "3 SN, c=1 costs clean accuracy"], list(reported))
+for claim in checked:
+    print(f"{claim}: computed {verdicts[claim]!r}, text {reported[claim]!r}")
+    assert verdicts[claim] == reported[claim], (claim, verdicts[claim], reported[claim])

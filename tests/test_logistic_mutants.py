@@ -214,3 +214,15 @@ def test_float32_data_under_x64_is_solved_in_float32_and_certified_in_float64(fi
         want = _kkt_np(X32.astype(np.float64), y, w, bi, alpha, 1.0, fit_intercept)
         assert float(kkt[i]) == pytest.approx(want, rel=1e-6, abs=1e-12)
         assert want <= 1e-4
+
+
+def test_labels_are_checked_when_concrete_and_accepted_when_traced():
+    X, y = _data(seed=7)
+    with pytest.raises(ValueError, match=r"logistic_path\(y=...\)` must hold binary labels"):
+        regjax.linear.logistic_path(X, 2 * y, n_alphas=2)
+    with pytest.raises(ValueError, match="one class only"):
+        regjax.linear.logistic_path(X, np.ones_like(y), n_alphas=2)
+    alphas = np.array([0.05, 0.01])
+    eager = regjax.linear.logistic_path(X, y, alphas=alphas, tol=1e-8)[1]
+    traced = jax.jit(lambda yy: regjax.linear.logistic_path(X, yy, alphas=alphas, tol=1e-8)[1])(y)
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(eager), rtol=1e-10, atol=1e-12)

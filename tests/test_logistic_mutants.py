@@ -226,3 +226,31 @@ def test_labels_are_checked_when_concrete_and_accepted_when_traced():
     eager = regjax.linear.logistic_path(X, y, alphas=alphas, tol=1e-8)[1]
     traced = jax.jit(lambda yy: regjax.linear.logistic_path(X, yy, alphas=alphas, tol=1e-8)[1])(y)
     np.testing.assert_allclose(np.asarray(traced), np.asarray(eager), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"X": np.ones((5, 2, 1))}, "X"),
+        ({"l1_ratio": 1.5}, "l1_ratio"),
+        ({"tol": -1.0}, "tol"),
+        ({"n_alphas": 0}, "n_alphas"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"eps": -1.0}, "eps"),
+        ({"solver": "cd"}, "solver"),
+        ({"l1_ratio": 0.0}, "alphas"),
+    ],
+)
+def test_bad_arguments_are_named_with_the_function(kwargs, name):
+    X, y = _data(seed=8)
+    args = {"X": X, "y": y, **kwargs}
+    with pytest.raises(ValueError, match=rf"`regjax\.linear\.logistic_path\({name}="):
+        regjax.linear.logistic_path(args.pop("X"), args.pop("y"), **args)
+
+
+def test_the_defaults_are_a_100_alpha_grid_to_1e_3_solved_to_1e_8():
+    X, y = _data(seed=9)
+    a, coefs, _, kkt = regjax.linear.logistic_path(X, y)
+    assert a.shape == (100,) and coefs.shape == (X.shape[1], 100)
+    assert float(a[-1] / a[0]) == pytest.approx(1e-3, rel=1e-12)
+    assert float(kkt.max()) <= 1e-8  # recomputed at the returned coefficients

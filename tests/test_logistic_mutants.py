@@ -254,3 +254,56 @@ def test_the_defaults_are_a_100_alpha_grid_to_1e_3_solved_to_1e_8():
     assert a.shape == (100,) and coefs.shape == (X.shape[1], 100)
     assert float(a[-1] / a[0]) == pytest.approx(1e-3, rel=1e-12)
     assert float(kkt.max()) <= 1e-8  # recomputed at the returned coefficients
+
+
+def test_alphas_errors_name_logistic_path():
+    X, y = _data(seed=10)
+    with pytest.raises(ValueError, match=r"`regjax\.linear\.logistic_path\(alphas="):
+        regjax.linear.logistic_path(X, y, alphas=[-1.0])
+
+
+@pytest.mark.parametrize("solver", ["fista", "path"])
+def test_fista_solves_each_alpha_from_zero_and_path_warm_starts(solver):
+    # from zero, an alpha's solution does not depend on the others in the grid;
+    # warm-started, it does (at the level of the loose tolerance)
+    X, y = _data(seed=11)
+    a1, a2 = 0.05, 0.004
+    kw = {"tol": 1e-4, "solver": solver}
+    both = np.asarray(regjax.linear.logistic_path(X, y, alphas=[a1, a2], **kw)[1][:, 1])
+    alone = np.asarray(regjax.linear.logistic_path(X, y, alphas=[a2], **kw)[1][:, 0])
+    diff = np.abs(both - alone).max()
+    if solver == "fista":
+        assert diff <= 1e-12
+    else:
+        assert diff > 1e-9
+
+
+def test_overflow_error_names_the_function_and_the_dtype():
+    X = (1e20 * np.random.RandomState(0).uniform(size=(10, 2))).astype(np.float32)
+    y = (np.arange(10) % 2).astype(np.float32)
+    with (
+        jax.enable_x64(False),
+        pytest.raises(
+            ValueError,
+            match=r"`regjax\.linear\.logistic_path`: the squares of `X` or `y` are not finite "
+            r"in float32",
+        ),
+    ):
+        regjax.linear.logistic_path(X, y, alphas=[0.1])
+
+
+def test_a_non_finite_residual_is_reported_as_such(monkeypatch):
+    # defence in depth behind the overflow check: whatever made a returned KKT
+    # residual NaN, it is an error naming the function and the certificate
+    X, y = _data(seed=12)
+    solve = _logistic._solve
+
+    def nan_kkt(*args):
+        alphas, W, B, kkt, fits = solve(*args)
+        return alphas, W, B, kkt.at[0].set(jnp.nan), fits
+
+    monkeypatch.setattr(_logistic, "_solve", nan_kkt)
+    with pytest.raises(
+        ValueError, match=r"`regjax\.linear\.logistic_path`: the KKT residual or the coefficients"
+    ):
+        regjax.linear.logistic_path(X, y, alphas=[0.1])

@@ -292,18 +292,30 @@ def test_overflow_error_names_the_function_and_the_dtype():
         regjax.linear.logistic_path(X, y, alphas=[0.1])
 
 
-def test_a_non_finite_residual_is_reported_as_such(monkeypatch):
-    # defence in depth behind the overflow check: whatever made a returned KKT
-    # residual NaN, it is an error naming the function and the certificate
+@pytest.mark.parametrize("which", [1, 2, 3])
+def test_a_non_finite_residual_is_reported_as_such(monkeypatch, which):
+    # defence in depth behind the overflow check: whatever made a returned
+    # coefficient, intercept or KKT residual NaN, it is an error naming the
+    # function and the certificate
     X, y = _data(seed=12)
     solve = _logistic._solve
 
     def nan_kkt(*args):
-        alphas, W, B, kkt, fits = solve(*args)
-        return alphas, W, B, kkt.at[0].set(jnp.nan), fits
+        out = list(solve(*args))
+        out[which] = out[which].at[0].set(jnp.nan)
+        return tuple(out)
 
     monkeypatch.setattr(_logistic, "_solve", nan_kkt)
     with pytest.raises(
         ValueError, match=r"`regjax\.linear\.logistic_path`: the KKT residual or the coefficients"
     ):
         regjax.linear.logistic_path(X, y, alphas=[0.1])
+
+
+def test_an_uncertified_path_warns_naming_the_function_and_the_certificate():
+    X, y = _data(seed=13)
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"`regjax\.linear\.logistic_path`: the KKT residual target 1e-12 was not reached",
+    ):
+        regjax.linear.logistic_path(X, y, alphas=[0.01], tol=1e-12, max_iter=5)

@@ -3,6 +3,7 @@ ridge path and its leave-one-out cross-validation (one SVD for every alpha)."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -435,5 +436,16 @@ def warn_if_uncertified(certificates: Any, target: Any, *, where: str, what: str
             "float64 (`jax.config.update('jax_enable_x64', True)`) or raise `tol`; otherwise "
             "raise `max_iter`.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning raised by the caller of this function
+    at the first frame outside regjax: the user's call, however deep the path
+    function that warns (``lasso_path`` warns from ``_path``, ``logistic_path``
+    from itself)."""
+    frame, level = sys._getframe(2), 2  # 1: the function that calls warnings.warn
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("regjax."):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -242,3 +242,56 @@ def test_warn_if_uncertified_counts_misses_and_nans_and_accepts_equality():
         _linear.warn_if_uncertified(
             np.array([1.0, 2.5]), np.array([3.0, 2.0]), where="f", what="gap"
         )
+
+
+def test_top_eigenvalue_is_exact_up_to_the_exact_size_limit():
+    # an evenly spread spectrum, which 24 Lanczos steps do not resolve to 1e-13
+    size = _linear._EXACT_EIGEN_MAX
+    Q, _ = np.linalg.qr(np.random.RandomState(9).randn(size, size))
+    A = (Q * np.linspace(1.0, 2.0, size)) @ Q.T
+    got = float(_linear.top_eigenvalue(jnp.asarray(A)))
+    assert got == pytest.approx(2.0, rel=1e-13)
+
+
+def test_top_eigenvalue_of_a_large_float32_matrix_under_x64_stays_float32():
+    X, _ = _data(320, 300, seed=10)
+    A = jnp.asarray(X.T @ X, jnp.float32)
+    got = _linear.top_eigenvalue(A)
+    assert got.dtype == jnp.float32
+    lam = np.linalg.eigvalsh(np.asarray(A, np.float64))[-1]
+    assert lam * (1 - 1e-6) <= float(got) <= lam * (1 + 1e-3)
+
+
+def test_warn_if_uncertified_is_silent_when_either_side_is_traced():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jax.jit(lambda c: _linear.warn_if_uncertified(c, 0.5, where="f", what="gap") or c)(
+            jnp.ones(2)
+        )
+        jax.jit(lambda t: _linear.warn_if_uncertified(np.ones(2), t, where="f", what="gap") or t)(
+            jnp.asarray(0.5)
+        )
+
+
+def _warning_location(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    uncertified = [w for w in caught if "was not reached" in str(w.message)]
+    assert uncertified, [str(w.message) for w in caught]
+    return uncertified[0].filename
+
+
+def test_the_uncertified_warning_points_at_the_users_call():
+    X, y = _data(30, 6, seed=11)
+    y01 = (y > np.median(y)).astype(np.float64)
+    calls = [
+        lambda: regjax.linear.lasso_path(X, y, alphas=[0.01], tol=1e-14, max_iter=5),
+        lambda: regjax.linear.enet_path(X, y, alphas=[0.01], tol=1e-14, max_iter=5),
+        lambda: regjax.linear.logistic_path(X, y01, alphas=[0.01], tol=1e-14, max_iter=5),
+        lambda: regjax.linear.group_lasso_path(
+            X, y, [0, 0, 1, 1, 2, 2], alphas=[0.01], tol=1e-14, max_iter=5
+        ),
+    ]
+    for call in calls:
+        assert _warning_location(call) == __file__

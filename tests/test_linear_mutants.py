@@ -295,3 +295,14 @@ def test_the_uncertified_warning_points_at_the_users_call():
     ]
     for call in calls:
         assert _warning_location(call) == __file__
+
+
+def test_the_uncertified_warning_gives_the_whole_advice():
+    with pytest.warns(RuntimeWarning) as record:
+        _linear.warn_if_uncertified(np.array([3.0]), 2.0, where="f", what="gap")
+    assert str(record[0].message) == (
+        "`f`: the gap target 2 was not reached at 1 of 1 alphas (largest gap 3). The "
+        "returned gaps are honest. In float32, enable float64 "
+        "(`jax.config.update('jax_enable_x64', True)`) or raise `tol`; otherwise raise "
+        "`max_iter`."
+    )

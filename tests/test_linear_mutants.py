@@ -166,7 +166,18 @@ def test_center_subtracts_the_means_only_with_an_intercept():
 
 @pytest.mark.parametrize(
     "shape",
-    [(200, 100), (97, 97), (300, 96), (40, 10), (36, 30), (30, 30), (18, 30), (7, 30), (500, 95)],
+    [
+        (200, 100),
+        (97, 97),
+        (300, 96),
+        (40, 10),
+        (36, 30),
+        (30, 30),
+        (18, 30),
+        (7, 30),
+        (500, 95),
+        (33, 8),
+    ],
 )
 def test_gram_is_x_transpose_x_in_every_arrangement(shape):
     X, _ = _data(*shape, seed=5)

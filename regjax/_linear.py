@@ -272,7 +272,7 @@ def ridge_path(X: Any, y: Any, alphas: Any, *, fit_intercept: bool = True) -> tu
     u, s, vt = jnp.linalg.svd(Xc, full_matrices=False)
     s = jnp.where(s > _cutoff(s, Xc.shape), s, 0)  # pinv/lstsq rank cutoff
     uty = u.T @ yc
-    coefs, intercepts = _ridge_from_svd(u, s, vt, uty, a, x_mean, y_mean)
+    coefs, intercepts = _ridge_from_svd(s, vt, uty, a, x_mean, y_mean)
     return coefs, intercepts
 
 
@@ -289,7 +289,7 @@ def _shrink(s: jax.Array, a: jax.Array) -> jax.Array:
     return jnp.where(ok, s[None, :] / jnp.where(ok, den, 1), 0)
 
 
-def _ridge_from_svd(u, s, vt, uty, a, x_mean, y_mean):
+def _ridge_from_svd(s, vt, uty, a, x_mean, y_mean):
     d = _shrink(s, a)  # (A, k)
     coefs = vt.T @ (d * uty[None, :]).T  # (p, A)
     intercepts = y_mean - x_mean @ coefs
@@ -411,7 +411,7 @@ def ridge_cv(
         intercept = y_mean - x_mean @ coef
         return RidgeCVResult(a[best], coef, intercept, errors, best)
     p = s.shape[0]
-    coefs, intercepts = _ridge_from_svd(u[:, :p], s, vt, uty[:p], a[best][None], x_mean, y_mean)
+    coefs, intercepts = _ridge_from_svd(s, vt, uty[:p], a[best][None], x_mean, y_mean)
     return RidgeCVResult(a[best], coefs[:, 0], intercepts[0], errors, best)
 
 

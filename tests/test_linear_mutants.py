@@ -317,3 +317,38 @@ def test_the_uncertified_warning_gives_the_whole_advice():
         "(`jax.config.update('jax_enable_x64', True)`) or raise `tol`; otherwise raise "
         "`max_iter`."
     )
+
+
+def test_ridge_path_fits_an_intercept_by_default():
+    X, y = _data(20, 4, seed=12)
+    coefs, b = regjax.linear.ridge_path(X, y, [0.5])
+    w, b0 = _ridge_np(X, y, 0.5, True)
+    np.testing.assert_allclose(np.asarray(coefs[:, 0]), w, rtol=1e-10)
+    assert float(b[0]) == pytest.approx(b0, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.ones((4, 2, 1)), np.ones(4), [1.0]), r"`regjax\.linear\.ridge_path\(X="),
+        ((np.ones((4, 2)), np.ones(4), [-1.0]), r"`regjax\.linear\.ridge_path\(alphas="),
+        (
+            (np.ones((4, 2)), np.ones(4), 3),
+            r"`regjax\.linear\.ridge_path\(alphas=\.\.\.\)` got the int 3: .*; pass a list or "
+            r"1-D array of alphas, e.g\. `alphas=\[1\.0\]`\.",
+        ),
+    ],
+)
+def test_ridge_path_errors_name_it_and_give_its_own_advice(args, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        regjax.linear.ridge_path(*args)
+
+
+def test_top_eigenvalue_of_a_large_float32_design_under_x64_stays_float32():
+    X, _ = _data(300, 400, seed=13)
+    got = _linear.top_eigenvalue_of_gram(jnp.asarray(X, jnp.float32))
+    assert got.dtype == jnp.float32
+    lam = np.linalg.eigvalsh(
+        X.astype(np.float32).astype(np.float64) @ X.T.astype(np.float32).astype(np.float64)
+    )[-1]
+    assert lam * (1 - 1e-5) <= float(got) <= lam * (1 + 1e-3)

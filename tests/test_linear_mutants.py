@@ -352,3 +352,55 @@ def test_top_eigenvalue_of_a_large_float32_design_under_x64_stays_float32():
         X.astype(np.float32).astype(np.float64) @ X.T.astype(np.float32).astype(np.float64)
     )[-1]
     assert lam * (1 - 1e-5) <= float(got) <= lam * (1 + 1e-3)
+
+
+def _lanczos_np(A, steps):
+    """Lanczos from the same start as regjax (normal draws of jax.random.key(0)),
+    transcribed in NumPy: the largest Ritz value plus its residual bound."""
+    v = np.asarray(jax.random.normal(jax.random.key(0), (A.shape[0],), jnp.float64))
+    v = v / np.linalg.norm(v)
+    v_prev, beta_prev = np.zeros_like(v), 0.0
+    alphas, betas = [], []
+    for _ in range(steps):
+        w = A @ v - beta_prev * v_prev
+        a = v @ w
+        w = w - a * v
+        beta = np.linalg.norm(w)
+        v_prev, v = v, (w / beta if beta > np.finfo(np.float64).tiny else np.zeros_like(w))
+        beta_prev = beta
+        alphas.append(a)
+        betas.append(beta)
+    T = np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1)
+    theta, s = np.linalg.eigh(T)
+    return theta[-1] + betas[-1] * abs(s[-1, -1])
+
+
+def test_lanczos_bound_matches_a_numpy_transcription_on_an_unresolved_spectrum():
+    # 300 evenly spread eigenvalues: 24 steps leave the top Ritz value short of
+    # λ_max, so the residual term is what makes the result an upper bound
+    size = 300
+    Q, _ = np.linalg.qr(np.random.RandomState(14).randn(size, size))
+    A = (Q * np.linspace(1.0, 2.0, size)) @ Q.T
+    got = float(_linear.top_eigenvalue_bound(lambda v: jnp.asarray(A) @ v, size, jnp.float64))
+    want = _lanczos_np(A, _linear._LANCZOS_STEPS)
+    assert got == pytest.approx(want, rel=1e-10)
+    assert got >= 2.0
+
+
+def test_top_eigenvalue_of_gram_is_exact_up_to_the_size_limit_on_either_side():
+    size = _linear._EXACT_EIGEN_MAX
+    Q, _ = np.linalg.qr(np.random.RandomState(15).randn(300, size))
+    # X (300 x 256) with singular values spread so that Lanczos would not be exact
+    X = (Q * np.sqrt(np.linspace(1.0, 2.0, size))) @ np.linalg.qr(
+        np.random.RandomState(16).randn(size, size)
+    )[0]
+    for M in (X, X.T):
+        assert float(_linear.top_eigenvalue_of_gram(jnp.asarray(M))) == pytest.approx(
+            2.0, rel=1e-13
+        )
+
+
+def test_top_eigenvalue_of_gram_of_a_small_wide_design():
+    X, _ = _data(20, 50, seed=17)
+    got = float(_linear.top_eigenvalue_of_gram(jnp.asarray(X)))
+    assert got == pytest.approx(np.linalg.eigvalsh(X @ X.T)[-1], rel=1e-12)

@@ -404,3 +404,55 @@ def test_top_eigenvalue_of_gram_of_a_small_wide_design():
     X, _ = _data(20, 50, seed=17)
     got = float(_linear.top_eigenvalue_of_gram(jnp.asarray(X)))
     assert got == pytest.approx(np.linalg.eigvalsh(X @ X.T)[-1], rel=1e-12)
+
+
+def test_ridge_cv_fits_an_intercept_by_default():
+    X, y = _data(15, 4, seed=18)
+    res = regjax.linear.ridge_cv(X, y, [0.5, 5.0])
+    np.testing.assert_allclose(
+        np.asarray(res.cv_errors), [_loo_np(X, y, a, True) for a in (0.5, 5.0)], rtol=1e-9
+    )
+
+
+@pytest.mark.parametrize("shape", [(25, 6), (10, 18)])
+@pytest.mark.parametrize("mode", ["loo", "gcv"])
+def test_ridge_cv_on_small_singular_values(shape, mode):
+    # singular values below 1: their squares must still count as kept
+    X, y = _data(*shape, seed=19)
+    X = 0.02 * X
+    alphas = np.array([1e-5, 1e-3])
+    res = regjax.linear.ridge_cv(X, y, alphas, mode=mode)
+    ref = _loo_np if mode == "loo" else _gcv_np
+    np.testing.assert_allclose(
+        np.asarray(res.cv_errors), [ref(X, y, a, True) for a in alphas], rtol=1e-7
+    )
+
+
+@pytest.mark.parametrize("shape", [(25, 6), (10, 18)])
+@pytest.mark.parametrize("mode", ["loo", "gcv"])
+def test_ridge_cv_keeps_float32_data_in_float32_under_x64(shape, mode):
+    X, y = _data(*shape, seed=20)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    alphas = np.array([0.1, 3.0], np.float32)
+    res = regjax.linear.ridge_cv(X32, y32, alphas, mode=mode)
+    assert res.cv_errors.dtype == res.coef.dtype == res.alpha.dtype == jnp.float32
+    ref = _loo_np if mode == "loo" else _gcv_np
+    want = [ref(X32.astype(np.float64), y32.astype(np.float64), float(a), True) for a in alphas]
+    np.testing.assert_allclose(np.asarray(res.cv_errors), want, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.ones((4, 2, 1)), np.ones(4), [1.0]), r"`regjax\.linear\.ridge_cv\(X="),
+        ((np.ones((4, 2)), np.ones(4), [-1.0]), r"`regjax\.linear\.ridge_cv\(alphas="),
+        (
+            (np.ones((4, 2)), np.ones(4), 3),
+            r"`regjax\.linear\.ridge_cv\(alphas=\.\.\.\)` got the int 3: .*; pass a list or "
+            r"1-D array of alphas, e.g\. `alphas=\[1\.0\]`\.",
+        ),
+    ],
+)
+def test_ridge_cv_errors_name_it_and_give_its_own_advice(args, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        regjax.linear.ridge_cv(*args)

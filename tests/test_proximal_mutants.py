@@ -140,3 +140,38 @@ def test_in_a_chain_after_sgd_the_step_is_the_prox_of_the_gradient_step():
     np.testing.assert_allclose(
         _f64(params["w"]) + _f64(out["w"]), _soft(v, 0.04), rtol=1e-6, atol=1e-7
     )
+
+
+def _message(fn):
+    with pytest.raises(ValueError) as err:
+        fn()
+    return str(err.value)
+
+
+def test_errors_name_the_transform_and_the_argument():
+    p = {"w": jnp.ones(2)}
+    assert _message(lambda: T.proximal_l1(-1.0, 0.1)).startswith(
+        "`regjax.transforms.proximal_l1(strength=...)` must be"
+    )
+    assert _message(lambda: T.proximal_l1(0.1, -1.0)).startswith(
+        "`regjax.transforms.proximal_l1(learning_rate=...)` must be"
+    )
+    tx = T.proximal_l1(0.1, 0.1)
+    assert _message(lambda: tx.update(p, tx.init(p))).startswith(
+        "`regjax.transforms.proximal_l1(...).update` needs the current parameters"
+    )
+    assert _message(lambda: tx.update({"w": None}, tx.init(p), p)) == (
+        "`regjax.transforms.proximal_l1(...).update(updates=...)` holds None, optax's marker "
+        "for params without an update; a proximal step needs an update, possibly zero, for "
+        "every param: pass `jnp.zeros_like(p)` where there is none."
+    )
+    bad = T.proximal_l1(lambda c: -1.0, 0.1)
+    assert _message(lambda: bad.update(p, bad.init(p), p)).startswith(
+        "`regjax.transforms.proximal_l1(strength=...)` must be"
+    )
+
+
+def test_docstrings_carry_the_shared_paragraph_on_what_a_step_minimizes():
+    for fn in (T.proximal, T.proximal_l1, T.proximal_elastic_net, T.proximal_group_lasso):
+        assert "**What it minimizes.**" in fn.__doc__
+        assert "{objective}" not in fn.__doc__

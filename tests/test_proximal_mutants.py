@@ -175,3 +175,34 @@ def test_docstrings_carry_the_shared_paragraph_on_what_a_step_minimizes():
     for fn in (T.proximal, T.proximal_l1, T.proximal_elastic_net, T.proximal_group_lasso):
         assert "**What it minimizes.**" in fn.__doc__
         assert "{objective}" not in fn.__doc__
+
+
+def test_update_time_errors_name_the_transform_the_argument_and_the_leaf():
+    q = {"w": jnp.ones(2)}
+    lr = T.proximal_l1(0.1, lambda c: -1.0)
+    assert _message(lambda: lr.update(q, lr.init(q), q)).startswith(
+        "`regjax.transforms.proximal_l1(learning_rate=...)` must be"
+    )
+    tree = T.proximal_l1({"x": 0.1}, 0.1)
+    assert _message(lambda: tree.update(q, tree.init(q), q)).startswith(
+        "`regjax.transforms.proximal_l1(strength=...)` must be a scalar, or a pytree"
+    )
+    masked = T.proximal_l1(0.1, 0.1, mask={"x": True})
+    assert _message(lambda: masked.update(q, masked.init(q), q)).startswith(
+        "`regjax.transforms.proximal_l1(mask=...)` must have the structure of the params"
+    )
+    p = {"w": jnp.ones(2), "i": jnp.ones(2, jnp.int32)}
+    tx = T.proximal_l1(0.1, 0.1)
+    assert _message(
+        lambda: tx.update({"w": jnp.ones(2), "i": jnp.ones(2)}, tx.init(p), p)
+    ).startswith("`regjax.transforms.proximal_l1(...).update(params=...)`: leaf i has dtype int32")
+
+
+def test_the_returned_update_keeps_the_updates_dtype():
+    params = {"w": jnp.asarray([1.0, -0.2, 0.05], jnp.float32)}
+    updates = {"w": jnp.asarray([0.5, -0.5, 0.25], jnp.bfloat16)}
+    tx = T.proximal_l1(0.1, 0.5)
+    out, _ = tx.update(updates, tx.init(params), params)
+    assert out["w"].dtype == jnp.bfloat16
+    want = _soft(_f64(params["w"]) + _f64(updates["w"]), 0.05) - _f64(params["w"])
+    np.testing.assert_allclose(_f64(out["w"]), want, rtol=1e-2, atol=1e-2)

@@ -85,3 +85,11 @@ def test_group_lasso_names_the_leaf_and_keeps_bfloat16_with_array_strengths():
     # float32 values themselves are checked against NumPy in tests/test_prox.py).
     ref = regjax.prox.group_lasso(jnp.asarray(v), 0.25, l1_ratio=0.5)
     np.testing.assert_allclose(np.asarray(out, np.float32), np.asarray(ref), rtol=2e-2, atol=1e-2)
+
+
+def test_group_lasso_with_l1_ratio_one_is_soft_thresholding():
+    # l1_ratio = 1 leaves no group part: the prox is the L1 prox, elementwise
+    x = jnp.asarray([[3.0, -0.2, 0.5], [-1.0, 0.05, 2.0]])
+    got = np.asarray(regjax.prox.group_lasso(x, 0.4, l1_ratio=1.0))
+    want = np.sign(np.asarray(x)) * np.maximum(np.abs(np.asarray(x)) - 0.4, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -93,3 +93,12 @@ def test_group_lasso_with_l1_ratio_one_is_soft_thresholding():
     got = np.asarray(regjax.prox.group_lasso(x, 0.4, l1_ratio=1.0))
     want = np.sign(np.asarray(x)) * np.maximum(np.abs(np.asarray(x)) - 0.4, 0)
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_group_lasso_mask_and_leaf_errors_name_it():
+    with pytest.raises(ValueError, match=r"^`regjax\.prox\.group_lasso\(mask=\.\.\.\)` must have"):
+        regjax.prox.group_lasso({"w": jnp.ones((2, 2))}, 0.1, mask={"x": True})
+    with pytest.raises(
+        ValueError, match=r"^`regjax\.prox\.group_lasso\(x=\.\.\.\)`: leaf w has dtype int32"
+    ):
+        regjax.prox.group_lasso({"w": jnp.ones((2, 2), jnp.int32)}, 0.1)

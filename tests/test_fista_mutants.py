@@ -17,11 +17,7 @@ import pytest
 
 from regjax._fista import fista
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("float64_enabled")
 
 
 def _problem(seed=0, n=30, p=12):

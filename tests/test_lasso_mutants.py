@@ -12,7 +12,6 @@ extrapolated starts and the screening at work.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -35,11 +34,7 @@ from regjax._lasso import (
     squares_fit,
 )
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("float64_enabled")
 
 
 def _data(n=40, p=15, seed=0):

@@ -20,11 +20,7 @@ import pytest
 import regjax
 from regjax import _linear
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("float64_enabled")
 
 
 def _data(n, p, seed=0):
@@ -327,21 +323,22 @@ def test_ridge_path_fits_an_intercept_by_default():
     assert float(b[0]) == pytest.approx(b0, rel=1e-10)
 
 
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [
-        ((np.ones((4, 2, 1)), np.ones(4), [1.0]), r"`regjax\.linear\.ridge_path\(X="),
-        ((np.ones((4, 2)), np.ones(4), [-1.0]), r"`regjax\.linear\.ridge_path\(alphas="),
-        (
-            (np.ones((4, 2)), np.ones(4), 3),
-            r"`regjax\.linear\.ridge_path\(alphas=\.\.\.\)` got the int 3: .*; pass a list or "
-            r"1-D array of alphas, e.g\. `alphas=\[1\.0\]`\.",
-        ),
-    ],
-)
-def test_ridge_path_errors_name_it_and_give_its_own_advice(args, match):
-    with pytest.raises((ValueError, TypeError), match=match):
-        regjax.linear.ridge_path(*args)
+_RIDGE_BAD_ARGS = [
+    ((np.ones((4, 2, 1)), np.ones(4), [1.0]), r"\(X="),
+    ((np.ones((4, 2)), np.ones(4), [-1.0]), r"\(alphas="),
+    (
+        (np.ones((4, 2)), np.ones(4), 3),
+        r"\(alphas=\.\.\.\)` got the int 3: .*; pass a list or "
+        r"1-D array of alphas, e\.g\. `alphas=\[1\.0\]`\.",
+    ),
+]
+
+
+@pytest.mark.parametrize("name", ["ridge_path", "ridge_cv"])
+@pytest.mark.parametrize(("args", "match"), _RIDGE_BAD_ARGS)
+def test_ridge_errors_name_the_function_and_give_its_own_advice(name, args, match):
+    with pytest.raises((ValueError, TypeError), match=rf"`regjax\.linear\.{name}" + match):
+        getattr(regjax.linear, name)(*args)
 
 
 def test_top_eigenvalue_of_a_large_float32_design_under_x64_stays_float32():
@@ -439,20 +436,3 @@ def test_ridge_cv_keeps_float32_data_in_float32_under_x64(shape, mode):
     ref = _loo_np if mode == "loo" else _gcv_np
     want = [ref(X32.astype(np.float64), y32.astype(np.float64), float(a), True) for a in alphas]
     np.testing.assert_allclose(np.asarray(res.cv_errors), want, rtol=1e-4)
-
-
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [
-        ((np.ones((4, 2, 1)), np.ones(4), [1.0]), r"`regjax\.linear\.ridge_cv\(X="),
-        ((np.ones((4, 2)), np.ones(4), [-1.0]), r"`regjax\.linear\.ridge_cv\(alphas="),
-        (
-            (np.ones((4, 2)), np.ones(4), 3),
-            r"`regjax\.linear\.ridge_cv\(alphas=\.\.\.\)` got the int 3: .*; pass a list or "
-            r"1-D array of alphas, e.g\. `alphas=\[1\.0\]`\.",
-        ),
-    ],
-)
-def test_ridge_cv_errors_name_it_and_give_its_own_advice(args, match):
-    with pytest.raises((ValueError, TypeError), match=match):
-        regjax.linear.ridge_cv(*args)

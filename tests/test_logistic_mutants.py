@@ -18,11 +18,7 @@ from scipy.optimize import minimize
 import regjax
 from regjax import _logistic
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("float64_enabled")
 
 
 def _data(n=60, p=8, seed=0):

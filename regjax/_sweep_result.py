@@ -34,6 +34,30 @@ def non_finite_members(metrics: Any, n: int) -> np.ndarray:
 class SweepResult:
     """The metrics of every grid member, and the choices made from them.
 
+    :func:`regjax.sweep.run` returns one; it can also be built from a grid
+    and metrics computed elsewhere (as below), or read back with
+    :meth:`~regjax.sweep.SweepResult.load`. Every metric has a leading member
+    axis, in the grid's flat order (member ``i`` is ``grid.member(i)``);
+    after a run with ``folds`` it has a fold axis next. The methods never
+    rerun anything:
+
+    - choices: :meth:`~regjax.sweep.SweepResult.best` and
+      :meth:`~regjax.sweep.SweepResult.best_index` (mean over folds, diverged
+      members excluded), :meth:`~regjax.sweep.SweepResult.one_standard_error`
+      (the most regularized member within one standard error of the best;
+      needs a fold axis);
+    - access: :meth:`~regjax.sweep.SweepResult.metric`,
+      :meth:`~regjax.sweep.SweepResult.metric_names`,
+      :meth:`~regjax.sweep.SweepResult.hparams` (the exact grid values,
+      float64/int64), :meth:`~regjax.sweep.SweepResult.reshaped_metrics`
+      (the member axis reshaped to the grid's shape);
+    - views and files: :meth:`~regjax.sweep.SweepResult.table`,
+      :meth:`~regjax.sweep.SweepResult.to_dataframe` (pandas),
+      :meth:`~regjax.sweep.SweepResult.plot` (matplotlib: a curve for a 1-D
+      grid, a heatmap for a 2-D one), :meth:`~regjax.sweep.SweepResult.save`
+      and :meth:`~regjax.sweep.SweepResult.load` (an ``.npz`` file and a
+      ``.json`` beside it).
+
     Attributes:
       grid: the :class:`regjax.sweep.Grid` that was run (flat hyperparameters,
         one row per member).
@@ -52,6 +76,28 @@ class SweepResult:
       >>> r = regjax.sweep.SweepResult(g, {"val_loss": np.array([0.5, 0.3, 0.9])})
       >>> r.best("val_loss")
       {'lam': 0.1}
+
+      With a fold axis, the one-standard-error rule can prefer a stronger
+      penalty (larger ``lam``) whose mean is within the best member's
+      standard error over folds:
+
+      >>> err = np.array([[0.28, 0.34], [0.32, 0.34], [0.50, 0.52]])  # (members, folds)
+      >>> r = regjax.sweep.SweepResult(g, {"val": {"err": err}})
+      >>> r.metric_names(), r.metric("val/err").shape
+      (['val/err'], (3, 2))
+      >>> r.best("val/err"), r.one_standard_error("val/err")
+      ({'lam': 0.01}, {'lam': 0.1})
+      >>> print(r.table())
+       lam  val/err (mean)  diverged
+      0.01            0.31
+       0.1            0.33
+         1            0.51
+
+      A member with a non-finite metric is marked diverged and never chosen:
+
+      >>> r = regjax.sweep.SweepResult(g, {"loss": np.array([0.5, np.nan, 0.9])})
+      >>> r.diverged, r.best("loss")
+      (array([False,  True, False]), {'lam': 0.01})
 
     References:
       Hastie, T., Tibshirani, R. and Friedman, J. (2009). The Elements of

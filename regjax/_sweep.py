@@ -47,9 +47,35 @@ class Folds(NamedTuple):
     any other resampling (repeated random splits, a fixed hold-out) works
     too: build ``Folds(train=..., val=...)`` from your own boolean masks.
 
+    With ``run(..., folds=folds)``, ``train_fn`` is called as
+    ``train_fn(hparams, key, (train_mask, val_mask))`` with one row of each
+    (traced, shape ``(n,)``); every metric then gets a fold axis after the
+    member axis, which :meth:`regjax.sweep.SweepResult.one_standard_error`
+    needs. A masked mean such as
+    ``jnp.sum(train_mask * losses) / jnp.sum(train_mask)`` is the loss on
+    that fold's training examples.
+
     Attributes:
       train: bool array ``(k, n)``; ``train[i, j]`` is True if example j trains fold i.
       val: bool array ``(k, n)``; ``val[i, j]`` is True if example j validates fold i.
+
+    Examples:
+      >>> import jax
+      >>> import numpy as np
+      >>> import regjax
+      >>> folds = regjax.sweep.kfold(jax.random.key(0), n=6, k=3)
+      >>> folds.train.shape, folds.train.dtype
+      ((3, 6), dtype('bool'))
+      >>> bool((folds.train ^ folds.val).all())  # each example trains or validates
+      True
+
+      A fixed hold-out of the last two of six examples, as one "fold":
+
+      >>> val = np.zeros((1, 6), bool)
+      >>> val[0, 4:] = True
+      >>> holdout = regjax.sweep.Folds(train=~val, val=val)
+      >>> holdout.indices(0)
+      (array([0, 1, 2, 3]), array([4, 5]))
 
     References:
       Stone, M. (1974). Cross-Validatory Choice and Assessment of Statistical

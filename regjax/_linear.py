@@ -299,12 +299,37 @@ def _ridge_from_svd(s, vt, uty, a, x_mean, y_mean):
 class RidgeCVResult(NamedTuple):
     """Result of :func:`regjax.linear.ridge_cv`.
 
+    A ``NamedTuple`` of arrays (a pytree: ``jax.jit(regjax.linear.ridge_cv)``
+    returns one too), in place of the fitted attributes of scikit-learn's
+    ``RidgeCV``: ``alpha`` is ``alpha_``, ``coef`` is ``coef_`` and
+    ``intercept`` is ``intercept_``. ``cv_errors`` holds the criterion for
+    every alpha (``RidgeCV`` keeps only ``best_score_``, the negated minimum,
+    unless ``store_cv_results=True``). ``best_index`` indexes ``alphas`` as
+    given (``ridge_cv`` does not sort them). Predictions are
+    ``X @ coef + intercept``.
+
     Fields:
       alpha: the selected alpha (the first minimizer of ``cv_errors``).
       coef: coefficients refit on all the data at ``alpha``, shape (n_features,).
       intercept: intercept at ``alpha`` (0 without ``fit_intercept``).
       cv_errors: mean squared leave-one-out (or GCV) error per alpha, shape (n_alphas,).
       best_index: index of ``alpha`` in ``alphas``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import regjax
+      >>> X = jax.random.normal(jax.random.key(0), (60, 5))
+      >>> y = X @ jnp.array([2.0, 0.0, 0.0, -1.0, 0.0]) + 1.0
+      >>> alphas = jnp.array([10.0, 0.1, 1.0])
+      >>> res = regjax.linear.ridge_cv(X, y, alphas)
+      >>> res.cv_errors.shape, res.coef.shape
+      ((3,), (5,))
+      >>> int(res.best_index), float(res.alpha)  # in the order given
+      (1, 0.1...)
+      >>> bool(res.best_index == jnp.argmin(res.cv_errors))
+      True
+      >>> (X @ res.coef + res.intercept).shape  # predictions
+      (60,)
 
     References:
       Golub, G. H., Heath, M. and Wahba, G. (1979). Generalized

@@ -698,15 +698,40 @@ def _solve(X, y, alphas, r, tol, eps, fit_intercept, use_gram, default, solver, 
 class LassoCVResult(NamedTuple):
     """Result of :func:`regjax.linear.lasso_cv`.
 
+    A ``NamedTuple`` of arrays (a pytree), in place of the fitted attributes
+    of scikit-learn's ``LassoCV``: ``alpha`` is ``alpha_``, ``coef`` is
+    ``coef_``, ``intercept`` is ``intercept_``, ``alphas`` is ``alphas_`` and
+    ``mse_path`` is ``mse_path_``; ``alpha_1se`` has no counterpart there.
+    Predictions are ``X @ coef + intercept``. Only ``coef`` and ``intercept``
+    belong to the refit at ``alpha``; for the coefficients at ``alpha_1se``,
+    call :func:`regjax.linear.lasso_path` with ``alphas=[alpha_1se]``.
+
     Fields:
       alpha: the alpha of least mean cross-validated error.
       alpha_1se: the largest alpha whose mean error is within one standard
-        error of the least (the sparser "one-standard-error" choice).
-      coef: coefficients refit on all the data at ``alpha``.
+        error of the least (the sparser "one-standard-error" choice); the
+        standard error is ``std(ddof=1) / √folds`` over the folds.
+      coef: coefficients refit on all the data at ``alpha``, shape (n_features,).
       intercept: the intercept of that refit (0 without ``fit_intercept``).
       alphas: the grid, decreasing, shape (n_alphas,).
       mse_path: held-out mean squared error, shape (n_alphas, folds), as
         scikit-learn's ``LassoCV.mse_path_``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import regjax
+      >>> X = jax.random.normal(jax.random.key(0), (60, 5))
+      >>> y = X @ jnp.array([2.0, 0.0, 0.0, -1.0, 0.0]) + 1.0
+      >>> res = regjax.linear.lasso_cv(X, y, n_alphas=8, folds=3)
+      >>> res.coef.shape, res.alphas.shape, res.mse_path.shape
+      ((5,), (8,), (8, 3))
+      >>> best = jnp.argmin(res.mse_path.mean(axis=1))
+      >>> bool(res.alpha == res.alphas[best]), bool(res.alpha_1se >= res.alpha)
+      (True, True)
+      >>> round(float(res.intercept), 2)
+      1.0
+      >>> (X @ res.coef + res.intercept).shape  # predictions
+      (60,)
 
     References:
       Hastie, T., Tibshirani, R. and Friedman, J. (2009). The Elements of

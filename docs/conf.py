@@ -1,0 +1,129 @@
+"""Sphinx configuration of regjax's documentation (``make docs``).
+
+The notebooks are rendered from ``notebooks/``: a notebook that ``make
+notebooks`` has executed at full size (``notebooks/<name>.ipynb``, newer than
+its source) is shown with those outputs; any other is converted from its
+jupytext source and executed here at smoke size.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+
+import jupytext
+
+DOCS = pathlib.Path(__file__).resolve().parent
+ROOT = DOCS.parent
+NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import regjax  # noqa: E402
+
+project = "regjax"
+author = "The regjax authors"
+copyright = "The regjax authors, Apache-2.0"
+release = version = regjax.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "mathcheck",
+]
+
+exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+html_theme = "sphinx_book_theme"
+html_title = f"regjax {release}"
+html_theme_options = {
+    "repository_url": "https://github.com/regjax/regjax",
+    "use_repository_button": True,
+    "show_toc_level": 2,
+}
+
+# The API reference: signatures as written, Google-style sections, no type
+# hints repeated in the text.
+autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "show-inheritance": False}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+napoleon_use_ivar = True  # a NamedTuple's fields are documented once, by autodoc
+add_module_names = False
+
+# Nitpicky mode (``-n``) resolves every cross-reference; names from libraries
+# that publish no inventory here (there is no network in the build) are listed.
+intersphinx_mapping: dict = {}
+nitpick_ignore_regex = [
+    ("py:.*", r"(jax|jaxlib|optax|flax|numpy|np|jnp|chex|sklearn|scipy|pandas|matplotlib)(\..*)?"),
+    ("py:.*", r"(Array|ArrayLike|PyTree|Params|PRNGKey|Callable|Any|Sequence|Mapping|Iterable)"),
+    ("py:.*", r"(typing|collections|pathlib|os|argparse|re)\..*"),
+    # private base classes and aliases that appear in signatures
+    ("py:.*", r"regjax\._.*"),
+    ("py:class", r"(NamedTuple|optional|callable|float|int|bool|str|tuple|dict|list|None)"),
+]
+
+# myst and myst-nb: dollar math in the guides and notebooks, executed cells.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+nb_execution_mode = "force"
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# Docstring examples run in the doctest builder (``make docs`` runs it).
+doctest_test_doctest_blocks = "default"
+doctest_global_setup = "import jax, jax.numpy as jnp, numpy as np, regjax"
+
+
+_SMOKE_BANNER = """```{note}
+This page was executed at smoke size while the site was built: its data and
+training runs are shrunk to check that the notebook works, so its numbers are
+not the full-size ones the README quotes. `make notebooks` followed by
+`make docs` renders it at full size.
+```
+"""
+
+
+def _stage_notebooks() -> None:
+    """Copies the notebooks into ``examples/`` as .ipynb files to render."""
+    out = DOCS / "examples"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for source in sorted(NOTEBOOKS.glob("[0-9]*.py")):
+        executed = source.with_suffix(".ipynb")
+        if executed.exists() and executed.stat().st_mtime >= source.stat().st_mtime:
+            notebook = jupytext.read(executed)
+            notebook.metadata["mystnb"] = {"execution_mode": "off"}
+        else:  # executed by the build, at smoke size (nb_execution_mode)
+            notebook = jupytext.read(source)
+            notebook.cells.insert(0, jupytext.reads(_SMOKE_BANNER, fmt="md").cells[0])
+        notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        jupytext.write(notebook, out / f"{source.stem}.ipynb", fmt="ipynb")
+    # the notebooks import their shared helper and read their size from here
+    os.environ.setdefault("REGJAX_NOTEBOOK_SIZE", "smoke")
+    os.environ.setdefault(
+        "REGJAX_NOTEBOOK_FIGURES", tempfile.mkdtemp(prefix="regjax-docs-figures-")
+    )
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(NOTEBOOKS), os.environ.get("PYTHONPATH")) if p
+    )
+
+
+_stage_notebooks()

@@ -48,6 +48,7 @@ _OBJECTIVE = r"""
     problem (for L1: ``loss + λ Σ_i |w_i| / d_i`` with ``d_i`` Adam's
     ``1/(√v̂_i + ε)``), *not* of ``loss + λ·Ω``. Use it there as a
     sparsifying heuristic; use SGD for the exact objective.
+
 """
 
 

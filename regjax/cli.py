@@ -1,4 +1,4 @@
-"""The ``regjax`` command.
+"""The ``regjax`` command::
 
     regjax [--version]
     regjax sweep [--penalty P] [--grid NAME=VALUES ...] [--steps N] [--folds K]

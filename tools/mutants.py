@@ -5,6 +5,12 @@ or ``make mutants MODULES="regjax/_prox.py regjax/_sam.py"``. ``MODULE:NAME,...`
 mutates only the named functions or mutants (mutmut's names, as in ``SCOPE``),
 e.g. to recheck survivors after adding tests.
 
+``python tools/mutants.py --confirm MODULE MUTANT TEST [TEST ...]`` confirms one
+kill after a run: it applies ``MUTANT`` (``mutmut apply``) to a copy of the
+module's scratch folder and runs the named tests (pytest node ids or files) on
+the mutated and on the unmutated copy. The mutant is killed when they fail on
+the first and pass on the second.
+
 Each module runs in its own scratch copy under ``.mutants-work/<module>/``, with
 a ``[tool.mutmut]`` section that mutates only that module and runs only its
 test files (``-x -p no:randomly -m "not slow"``, no doctests); mutmut then runs,
@@ -246,8 +252,43 @@ def run_module(module: str, max_children: int, functions: list[str] | None = Non
     return proc.returncode
 
 
+def _pytest(folder: Path, tests: list[str]) -> int:
+    args = ["-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-o", "addopts="]
+    env = dict(os.environ, PYTHONPATH=str(folder))
+    cmd = [sys.executable, "-m", "pytest", *args, *tests]
+    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True).returncode
+
+
+def confirm(module: str, mutant: str, tests: list[str]) -> int:
+    """Apply one mutant to a copy of the module's scratch folder and run ``tests``
+    on it and on the unmutated folder; return 0 when it is killed."""
+    work = WORK / Path(module).stem
+    if not (work / "mutants").is_dir():
+        raise SystemExit(f"tools/mutants.py --confirm: run `tools/mutants.py {module}` first")
+    copy = WORK / f"{Path(module).stem}-confirm"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(work, copy, ignore=shutil.ignore_patterns("__pycache__", "run.log"))
+    env = dict(os.environ, PYTHONPATH=str(copy))
+    subprocess.run([sys.executable, "-m", "mutmut", "apply", mutant], cwd=copy, env=env, check=True)
+    if (copy / module).read_text() == (work / module).read_text():
+        raise SystemExit(f"tools/mutants.py --confirm: applying {mutant} changed nothing")
+    mutated, original = _pytest(copy, tests), _pytest(work, tests)
+    killed = mutated != 0 and original == 0
+    verdict = "killed" if killed else "NOT killed" if original == 0 else "tests fail unmutated"
+    line = f"{mutant}: {verdict} by {' '.join(tests)} (exit {mutated} mutated, {original} unmutated)"
+    with open(WORK / "summary.txt", "a") as f:
+        f.write(f"confirm {line}\n")
+    print(line)
+    return 0 if killed else 1
+
+
 def main(argv: list[str]) -> int:
-    """Arguments: ``MODULE`` or ``MODULE:NAME,NAME`` (names replace its SCOPE)."""
+    """Arguments: ``MODULE`` or ``MODULE:NAME,NAME`` (names replace its SCOPE), or
+    ``--confirm MODULE MUTANT TEST...``."""
+    if argv[:1] == ["--confirm"]:
+        if len(argv) < 4:
+            raise SystemExit("usage: tools/mutants.py --confirm MODULE MUTANT TEST [TEST ...]")
+        return confirm(argv[1], argv[2], argv[3:])
     runs = []
     for arg in argv:
         module, _, names = arg.partition(":")

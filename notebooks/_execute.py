@@ -2,7 +2,8 @@
 
     python notebooks/_execute.py [NAME ...]    # default: every notebooks/[0-9]*.py
 
-Figures go to notebooks/figures/ (the notebooks save them there). The printed
+Figures go to notebooks/figures/ (the notebooks save them there) and are
+embedded in the .ipynb files, which ``make docs`` renders. The printed
 text of each notebook, its stdout streams and the text/plain results of every
 cell in order, goes to notebooks/outputs/<name>.txt, which is committed:
 tests/test_notebook_numbers.py checks the README's numbers against it. The
@@ -37,6 +38,8 @@ def printed_text(notebook) -> str:
             if output.output_type == "stream" and output.name == "stdout":
                 parts.append(output.text)
             elif output.output_type in ("execute_result", "display_data"):
+                if "image/png" in output.get("data", {}):
+                    continue  # a figure; its text/plain is only "<Figure size ...>"
                 text = output.get("data", {}).get("text/plain")
                 if text is not None:
                     parts.append(text if text.endswith("\n") else text + "\n")
@@ -46,7 +49,8 @@ def printed_text(notebook) -> str:
 def main(names: list[str]) -> None:
     paths = [HERE / f"{n.removesuffix('.py')}.py" for n in names] or sorted(HERE.glob("[0-9]*.py"))
     os.environ.setdefault("REGJAX_NOTEBOOK_SIZE", "full")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # figures are embedded in the .ipynb files, which `make docs` renders
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for path in paths:
         print(f"executing {path.name} ...", flush=True)
         notebook = jupytext.read(path)

@@ -45,6 +45,20 @@ def _is_weight(path: tuple[Any, ...], leaf: Any) -> bool:
     return np.ndim(leaf) >= 2
 
 
+def _refuse_a_step_count(params: Any, where: str) -> None:
+    """A mask function is handed the step count by ``optax.inject_hyperparams``,
+    which calls every callable argument as a schedule; its answer (one bool for
+    a scalar) would then silently switch the whole transform on or off."""
+    if isinstance(params, jax.Array | np.ndarray | np.generic) and np.ndim(params) == 0:
+        if np.issubdtype(params.dtype, np.integer):
+            raise TypeError(
+                f"`{where}` was called with an integer scalar, not a params pytree: "
+                "`optax.inject_hyperparams` calls every callable argument with the step "
+                "count. List the mask in `static_args`, e.g. `optax.inject_hyperparams("
+                "regjax.transforms.decoupled_weight_decay, static_args=('mask',))`."
+            )
+
+
 def weights_only(params: Any) -> Any:
     """Mask that regularizes kernels and embeddings, not biases or norm parameters.
 
@@ -55,6 +69,9 @@ def weights_only(params: Any) -> Any:
     name is ``kernel``, ``weight``, ``w``, ``embedding`` or ``table``. A leaf with
     any other name (or none, as in a list of arrays) is included when it has
     two or more dimensions. Integer, boolean and complex leaves are never included.
+    Under ``optax.inject_hyperparams``, list ``mask`` in ``static_args``: a
+    callable argument is otherwise called with the step count (this raises a
+    ``TypeError`` rather than regularizing nothing).
 
     Names, not ranks, decide the known cases, so layer-stacked (scanned)
     parameters, whose norm scales have shape ``(n_layers, d)``, are handled
@@ -83,6 +100,7 @@ def weights_only(params: Any) -> Any:
       Regularization. ICLR. https://arxiv.org/abs/1711.05101 (no decay on
       biases and normalization parameters is the common practice they follow).
     """
+    _refuse_a_step_count(params, "regjax.masks.weights_only")
     return jax.tree_util.tree_map_with_path(_is_weight, params)
 
 
@@ -124,6 +142,7 @@ def by_path(pattern: str | re.Pattern[str]) -> Callable[[Any], Any]:
         raise ValueError(f"`regjax.masks.by_path(pattern=...)` is not a valid regex: {e}.") from e
 
     def mask_fn(params: Any) -> Any:
+        _refuse_a_step_count(params, f"regjax.masks.by_path({pattern!r})")
         return jax.tree_util.tree_map_with_path(
             lambda path, _: regex.search(path_str(path)) is not None, params
         )

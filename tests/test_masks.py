@@ -12,6 +12,7 @@ import optax
 import pytest
 from flax import nnx
 
+import regjax
 from regjax import masks, penalties
 
 
@@ -336,3 +337,25 @@ def test_describe_prefix_mask_none_and_root_leaf():
 def test_describe_mask_mismatch():
     with pytest.raises(ValueError, match=r"`regjax\.masks\.describe\(mask=\.\.\.\)` must have"):
         masks.describe({"c": True}, {"a": jnp.ones(2)})
+
+
+@pytest.mark.parametrize(
+    "mask, name",
+    [
+        (regjax.masks.weights_only, "regjax.masks.weights_only"),
+        (regjax.masks.by_path(r"^(?!b)"), "regjax.masks.by_path"),
+    ],
+)
+def test_a_mask_under_inject_hyperparams_is_refused_unless_static(mask, name):
+    """inject_hyperparams calls a callable argument with the step count; the mask's
+    answer for a scalar (False, or True for by_path) would switch the transform."""
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    make = regjax.transforms.decoupled_weight_decay
+    tx = optax.inject_hyperparams(make)(0.1, mask=mask)
+    with pytest.raises(TypeError, match=re.escape(name) + r".*static_args"):
+        tx.update(zeros, tx.init(params), params)
+    tx = optax.inject_hyperparams(make, static_args=("mask",))(0.1, mask=mask)
+    updates, _ = tx.update(zeros, tx.init(params), params)
+    np.testing.assert_allclose(updates["w"], -0.1 * params["w"])
+    np.testing.assert_array_equal(updates["b"], 0.0)

@@ -147,7 +147,9 @@ def decoupled_weight_decay(
       learning rate, so the decay is ``lr_t · wd · w``. This is the meaning of
       ``optax.adamw`` and of PyTorch's ``AdamW``:
       ``optax.chain(optax.adam(lr), decoupled_weight_decay(wd, learning_rate=lr))``
-      gives the updates of ``optax.adamw(lr, weight_decay=wd)``. Typical ``wd``
+      gives the updates of ``optax.adamw(lr, weight_decay=wd)`` (to rounding:
+      optax adds ``wd·w`` to the Adam step before scaling the sum by ``lr``,
+      while here the step arrives already scaled). Typical ``wd``
       values are then ~1e-4 to 1e-1.
     * **without** it: :math:`\eta_t = 1`, so the decay is ``wd · w`` per step,
       independent of the learning rate. This is Loshchilov & Hutter's
@@ -236,7 +238,8 @@ def decoupled_weight_decay(
         def decay(u: jax.Array, p: jax.Array, w: Any) -> jax.Array:
             if learning_rate is None:
                 return u - as_dtype(w, u.dtype) * p
-            # lr·(wd·p): the order in which optax.adamw computes it.
+            # wd·p first, as optax.adamw forms it (optax then adds the Adam step
+            # and scales the sum by lr, so the two agree to rounding, not bitwise).
             return u - as_dtype(lr, u.dtype) * (as_dtype(w, u.dtype) * p)
 
         if towards is None:

@@ -706,7 +706,7 @@ class LassoCVResult(NamedTuple):
     belong to the refit at ``alpha``; for the coefficients at ``alpha_1se``,
     call :func:`regjax.linear.lasso_path` with ``alphas=[alpha_1se]``.
 
-    Fields:
+    Attributes:
       alpha: the alpha of least mean cross-validated error.
       alpha_1se: the largest alpha whose mean error is within one standard
         error of the least (the sparser "one-standard-error" choice); the

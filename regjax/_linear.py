@@ -308,7 +308,7 @@ class RidgeCVResult(NamedTuple):
     given (``ridge_cv`` does not sort them). Predictions are
     ``X @ coef + intercept``.
 
-    Fields:
+    Attributes:
       alpha: the selected alpha (the first minimizer of ``cv_errors``).
       coef: coefficients refit on all the data at ``alpha``, shape (n_features,).
       intercept: intercept at ``alpha`` (0 without ``fit_intercept``).

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint format bench notebooks docs clean mutants min-versions
+.PHONY: demo test test-all lint format bench notebooks docs docs-site clean mutants min-versions
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,11 +23,11 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 demo: $(STAMP)
 	$(PY) -m regjax.cli sweep --out demo_out
 
-# The suite, then the documentation site (its guides and notebooks executed,
-# its docstring examples and links checked).
+# The suite (docstring examples and notebooks included), then the documentation
+# site, which renders the notebooks the suite just executed.
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n 2 -q
-	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory docs-site
 
 test-all: $(STAMP)
 	$(PY) -m pytest -n 2 -q
@@ -45,18 +45,22 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist docs/_build docs/examples
+	rm -rf $(VENV) .pytest_cache build dist docs/_build docs/examples notebooks/_executed
 
 # The site in docs/_build/html, warnings as errors: nitpicky cross-references,
-# executed guides and notebooks (full-size outputs where `make notebooks` left
-# them, else run at smoke size), the docstrings' examples (doctest builder on
-# the same doctrees, so nothing runs twice), checked math, then an offline check
-# of every internal link and of an API entry for every public name.
-SPHINX := $(PY) -m sphinx -W --keep-going -n -q -d docs/_build/doctrees
+# executed guides, the notebooks (make notebooks' full-size outputs, else the
+# test suite's, else executed here at smoke size), checked math, then an offline
+# check of every internal link and of an API entry for every public name.
+# `make docs` also runs the docstrings' examples; `make test` runs them in the
+# suite and then builds the site alone (docs-site).
+SPHINX := $(PY) -m sphinx -W --keep-going -n -q -j 2 -d docs/_build/doctrees
 docs: $(DOCS_STAMP)
+	$(PY) -m pytest -q -n 2 regjax
+	$(MAKE) --no-print-directory docs-site
+
+docs-site: $(DOCS_STAMP)
 	rm -rf docs/_build
 	$(SPHINX) -b html docs docs/_build/html
-	$(SPHINX) -b doctest docs docs/_build/doctest
 	$(PY) tools/check_docs.py docs/_build/html
 
 notebooks: $(STAMP)

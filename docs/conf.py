@@ -1,9 +1,11 @@
 """Sphinx configuration of regjax's documentation (``make docs``).
 
-The notebooks are rendered from ``notebooks/``: a notebook that ``make
-notebooks`` has executed at full size (``notebooks/<name>.ipynb``, newer than
-its source) is shown with those outputs; any other is converted from its
-jupytext source and executed here at smoke size.
+The notebooks are rendered from ``notebooks/``: with the outputs of
+``make notebooks`` (full size, ``notebooks/<name>.ipynb``) when they are newer
+than the notebook's source and the library, else with those of the test suite
+(``notebooks/_executed/``, smoke size or full size for the cheap ones, which
+``make test`` leaves there just before it builds the site), else the jupytext
+source is executed here at smoke size.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx.ext.napoleon",
@@ -81,18 +82,29 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
 
-# Docstring examples run in the doctest builder (``make docs`` runs it).
-doctest_test_doctest_blocks = "default"
-doctest_global_setup = "import jax, jax.numpy as jnp, numpy as np, regjax"
-
 
 _SMOKE_BANNER = """```{note}
-This page was executed at smoke size while the site was built: its data and
+This page was executed at smoke size when the site was built: its data and
 training runs are shrunk to check that the notebook works, so its numbers are
 not the full-size ones the README quotes. `make notebooks` followed by
 `make docs` renders it at full size.
 ```
 """
+
+
+def _fresh_executed(source: pathlib.Path) -> pathlib.Path | None:
+    """The newest executed copy of a notebook that is newer than its source,
+    its helper and every regjax module: ``make notebooks``' full-size run, else
+    the test suite's run (notebooks/_executed/), else None."""
+    inputs = [source, NOTEBOOKS / "_nb.py", *(ROOT / "regjax").glob("*.py")]
+    newest_input = max(p.stat().st_mtime for p in inputs)
+    for executed in (
+        source.with_suffix(".ipynb"),
+        NOTEBOOKS / "_executed" / f"{source.stem}.ipynb",
+    ):
+        if executed.exists() and executed.stat().st_mtime >= newest_input:
+            return executed
+    return None
 
 
 def _stage_notebooks() -> None:
@@ -101,12 +113,16 @@ def _stage_notebooks() -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     for source in sorted(NOTEBOOKS.glob("[0-9]*.py")):
-        executed = source.with_suffix(".ipynb")
-        if executed.exists() and executed.stat().st_mtime >= source.stat().st_mtime:
+        executed = _fresh_executed(source)
+        if executed is not None:
             notebook = jupytext.read(executed)
             notebook.metadata["mystnb"] = {"execution_mode": "off"}
+            # make notebooks' own copies are full size; the tests' say which size ran
+            smoke = notebook.metadata.get("regjax", {}).get("size", "full") == "smoke"
         else:  # executed by the build, at smoke size (nb_execution_mode)
             notebook = jupytext.read(source)
+            smoke = True
+        if smoke:
             notebook.cells.insert(0, jupytext.reads(_SMOKE_BANNER, fmt="md").cells[0])
         notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
         notebook.metadata["kernelspec"] = {
@@ -116,7 +132,7 @@ def _stage_notebooks() -> None:
         }
         jupytext.write(notebook, out / f"{source.stem}.ipynb", fmt="ipynb")
     # the notebooks import their shared helper and read their size from here
-    os.environ.setdefault("REGJAX_NOTEBOOK_SIZE", "smoke")
+    os.environ["REGJAX_NOTEBOOK_SIZE"] = "smoke"
     os.environ.setdefault(
         "REGJAX_NOTEBOOK_FIGURES", tempfile.mkdtemp(prefix="regjax-docs-figures-")
     )

@@ -1,5 +1,9 @@
 """Executes the jupytext notebooks at full size into .ipynb files with outputs.
 
+``execute`` (one notebook through a Jupyter kernel, at either size) is also
+what tests/test_notebooks.py runs; the test suite keeps what it executed in
+notebooks/_executed/ for ``make docs``.
+
     python notebooks/_execute.py [NAME ...]    # default: every notebooks/[0-9]*.py
 
 Figures go to notebooks/figures/ (the notebooks save them there) and are
@@ -46,28 +50,50 @@ def printed_text(notebook) -> str:
     return "".join(parts)
 
 
+# Notebooks executed by the test suite (smoke size, or full size for the cheap
+# ones), kept for `make docs` to render instead of executing them again.
+EXECUTED = HERE / "_executed"
+
+
+def execute(
+    path: pathlib.Path, size: str, figures: pathlib.Path | None = None, timeout: int = 1800
+):
+    """Runs one jupytext notebook through a fresh Jupyter kernel at ``size``
+    ("smoke" or "full") and returns it with its outputs; figures are embedded
+    and also saved to ``figures`` (default: the notebook's own choice).
+    Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails."""
+    notebook = jupytext.read(path)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["regjax"] = {"size": size}
+    env = {
+        **os.environ,
+        "REGJAX_NOTEBOOK_SIZE": size,
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    env.pop("XLA_FLAGS", None)  # the test suite's several CPU devices are not the notebooks'
+    if figures is not None:
+        env["REGJAX_NOTEBOOK_FIGURES"] = str(figures)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute(env=env)
+    return notebook
+
+
 def main(names: list[str]) -> None:
     paths = [HERE / f"{n.removesuffix('.py')}.py" for n in names] or sorted(HERE.glob("[0-9]*.py"))
-    os.environ.setdefault("REGJAX_NOTEBOOK_SIZE", "full")
-    # figures are embedded in the .ipynb files, which `make docs` renders
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for path in paths:
         print(f"executing {path.name} ...", flush=True)
-        notebook = jupytext.read(path)
-        notebook.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        client = nbclient.NotebookClient(
-            notebook,
-            timeout=1800,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(HERE)}},
-        )
         load_start = os.getloadavg()[0]
         t0 = time.perf_counter()
-        client.execute()
+        notebook = execute(path, "full")
         seconds = time.perf_counter() - t0
         out = path.with_suffix(".ipynb")
         jupytext.write(notebook, out, fmt="ipynb")

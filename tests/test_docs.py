@@ -92,7 +92,9 @@ def _page(path: pathlib.Path, body: str) -> None:
 
 
 def test_link_check_finds_missing_files_and_anchors(tmp_path):
-    _page(tmp_path / "index.html", '<a href="a/page.html#here">ok</a><a href="https://x.org">ext</a>')
+    _page(
+        tmp_path / "index.html", '<a href="a/page.html#here">ok</a><a href="https://x.org">ext</a>'
+    )
     _page(tmp_path / "a" / "page.html", '<h1 id="here">x</h1><a href="../index.html">up</a>')
     assert check_docs.broken_links(tmp_path) == []
     _page(

@@ -275,7 +275,8 @@ def confirm(module: str, mutant: str, tests: list[str]) -> int:
     mutated, original = _pytest(copy, tests), _pytest(work, tests)
     killed = mutated != 0 and original == 0
     verdict = "killed" if killed else "NOT killed" if original == 0 else "tests fail unmutated"
-    line = f"{mutant}: {verdict} by {' '.join(tests)} (exit {mutated} mutated, {original} unmutated)"
+    exits = f"exit {mutated} mutated, {original} unmutated"
+    line = f"{mutant}: {verdict} by {' '.join(tests)} ({exits})"
     with open(WORK / "summary.txt", "a") as f:
         f.write(f"confirm {line}\n")
     print(line)

@@ -36,8 +36,20 @@ KNOWN = set(
     begin end displaystyle textstyle scriptstyle
     """.split()
 )
-ENVIRONMENTS = {"cases", "aligned", "align", "align*", "matrix", "pmatrix", "bmatrix", "array",
-                "equation", "equation*", "gathered", "split"}
+ENVIRONMENTS = {
+    "cases",
+    "aligned",
+    "align",
+    "align*",
+    "matrix",
+    "pmatrix",
+    "bmatrix",
+    "array",
+    "equation",
+    "equation*",
+    "gathered",
+    "split",
+}
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
 

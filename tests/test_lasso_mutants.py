@@ -472,3 +472,48 @@ def test_lasso_path_on_a_tall_design_with_compaction_under_strict_rank_promotion
             for i, a in enumerate(np.asarray(alphas))
         ]
     )
+
+
+# ---- dtypes, user grids and traced calls (survivors of the first run) --------
+
+
+def test_default_grid_keeps_a_float32_alpha_max_in_float32_under_x64():
+    got = default_grid(jnp.asarray(3.0, jnp.float32), 1e-3, 7)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(got), np.geomspace(3.0, 3e-3, 7), rtol=1e-6)
+    assert default_grid(jnp.asarray(0.0, jnp.float32), 1e-3, 3).dtype == jnp.float32
+
+
+def test_solve_grid_on_float32_data_returns_float32_under_x64():
+    X, y = _data()
+    quad = make_quad(jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32), True)
+    alphas = jnp.asarray([0.5, 0.05], jnp.float32)
+    tol = 1e-5 * (y @ y) / len(y)
+    W, _ = solve_grid(quad, alphas, jnp.asarray(1.0, jnp.float32), jnp.float32(tol), 10_000)
+    assert W.dtype == jnp.float32
+    for w, a in zip(np.asarray(W, np.float64), np.asarray(alphas, np.float64)):
+        assert _gap_np(X, y, w, a, 1.0) <= 1.5 * tol  # certified, to float32 rounding
+
+
+def test_user_alphas_are_solved_in_decreasing_order():
+    from regjax.linear import lasso_path
+
+    X, y = _data()
+    alphas, coefs, _ = lasso_path(X, y, alphas=[0.1, 1.0, 0.01], tol=1e-12)
+    np.testing.assert_array_equal(np.asarray(alphas), [1.0, 0.1, 0.01])
+    np.testing.assert_allclose(
+        np.asarray(coefs).T, _sk_path(X, y, np.array([1.0, 0.1, 0.01]), 1.0), atol=1e-6
+    )
+
+
+def test_lasso_path_under_jit_skips_the_concrete_finiteness_check():
+    import jax
+
+    from regjax.linear import lasso_path
+
+    X, y = _data()
+    grid = jnp.asarray([1.0, 0.1])
+    eager = lasso_path(X, y, alphas=grid, tol=1e-10)
+    traced = jax.jit(lambda X, y: lasso_path(X, y, alphas=grid, tol=1e-10))(X, y)
+    for a, b in zip(eager, traced):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)

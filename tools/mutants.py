@@ -6,10 +6,10 @@ mutates only the named functions or mutants (mutmut's names, as in ``SCOPE``),
 e.g. to recheck survivors after adding tests.
 
 ``python tools/mutants.py --confirm MODULE MUTANT TEST [TEST ...]`` confirms one
-kill after a run: it applies ``MUTANT`` (``mutmut apply``) to a copy of the
-module's scratch folder and runs the named tests (pytest node ids or files) on
-the mutated and on the unmutated copy. The mutant is killed when they fail on
-the first and pass on the second.
+kill after a run: in a copy of the module's scratch folder, with the working
+tree's tests, it runs the named tests (pytest node ids or files), applies
+``MUTANT`` (``mutmut apply``) and runs them again. The mutant is killed when
+they pass before and fail after.
 
 Each module runs in its own scratch copy under ``.mutants-work/<module>/``, with
 a ``[tool.mutmut]`` section that mutates only that module and runs only its
@@ -261,18 +261,23 @@ def _pytest(folder: Path, tests: list[str]) -> int:
 
 def confirm(module: str, mutant: str, tests: list[str]) -> int:
     """Apply one mutant to a copy of the module's scratch folder and run ``tests``
-    on it and on the unmutated folder; return 0 when it is killed."""
+    (from the working tree, so tests written after the run count) before and
+    after applying it; return 0 when it is killed."""
     work = WORK / Path(module).stem
     if not (work / "mutants").is_dir():
         raise SystemExit(f"tools/mutants.py --confirm: run `tools/mutants.py {module}` first")
     copy = WORK / f"{Path(module).stem}-confirm"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(work, copy, ignore=shutil.ignore_patterns("__pycache__", "run.log"))
+    shutil.rmtree(copy / "tests")
+    shutil.copytree(ROOT / "tests", copy / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "conftest.py", copy / "conftest.py")
+    original = _pytest(copy, tests)
     env = dict(os.environ, PYTHONPATH=str(copy))
     subprocess.run([sys.executable, "-m", "mutmut", "apply", mutant], cwd=copy, env=env, check=True)
     if (copy / module).read_text() == (work / module).read_text():
         raise SystemExit(f"tools/mutants.py --confirm: applying {mutant} changed nothing")
-    mutated, original = _pytest(copy, tests), _pytest(work, tests)
+    mutated = _pytest(copy, tests)
     killed = mutated != 0 and original == 0
     verdict = "killed" if killed else "NOT killed" if original == 0 else "tests fail unmutated"
     exits = f"exit {mutated} mutated, {original} unmutated"

@@ -517,3 +517,61 @@ def test_lasso_path_under_jit_skips_the_concrete_finiteness_check():
     traced = jax.jit(lambda X, y: lasso_path(X, y, alphas=grid, tol=1e-10))(X, y)
     for a, b in zip(eager, traced):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("use_gram", [True, False])
+def test_solve_compact_steps_by_the_gershgorin_bound_of_the_gathered_gram(use_gram):
+    """Ten iterations (two checks) from the same start, compared with FISTA on the gathered
+    columns at the step 1/min(L_full, Gershgorin(XsᵀXs)/n) computed in NumPy."""
+    X, y = _data(n=60, p=20)
+    n, p = X.shape
+    mask = np.zeros(p, bool)
+    mask[[1, 3, 4, 8, 13]] = True
+    Xs = X[:, mask]
+    alpha = 0.02 * np.abs(X.T @ y).max() / n
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), use_gram)
+    L_full = float(lipschitz_from_quad(quad))
+    gershgorin = np.abs(Xs.T @ Xs).sum(axis=1).max() / n
+    top = np.linalg.eigvalsh(Xs.T @ Xs).max() / n
+    assert top < 0.95 * gershgorin < 0.95 * L_full  # the bound decides the step here
+    step = 1 / gershgorin
+    ref = make_quad(jnp.asarray(Xs), jnp.asarray(y), True)
+    if not use_gram:  # X's columns are gathered and their Gram formed in the working dtype
+        ref = ref._replace(G_lo=None)
+    w0 = np.where(mask, 0.1, 0.0)
+    one = jnp.asarray(1.0)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.asarray(w0), jnp.asarray(alpha), one, jnp.asarray(0.0),
+        10, jnp.asarray(L_full), int(mask.sum()),
+    )  # fmt: skip
+    want = _lasso.fista(
+        ref.grad,
+        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(step)),
+        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
+        jnp.asarray(w0[mask]),
+        jnp.asarray(step),
+        jnp.asarray(0.0),
+        10,
+        grad_near=ref.grad_near if use_gram else None,
+    )
+    assert int(res.n_iter) == int(want.n_iter) == 10
+    np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-9)
+    assert np.all(np.asarray(res.x)[~mask] == 0)
+
+
+@pytest.mark.parametrize("use_gram", [True, False])
+def test_solve_compact_keeps_float32_data_in_float32_under_x64(use_gram):
+    X, y = _data(n=60, p=20)
+    n, p = X.shape
+    mask = np.zeros(p, bool)
+    mask[[1, 3, 4, 8, 13]] = True
+    alpha = 0.02 * np.abs(X.T @ y).max() / n
+    quad = make_quad(jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32), use_gram)
+    tol = 1e-5 * (y @ y) / n
+    f32 = lambda v: jnp.asarray(v, jnp.float32)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.zeros(p, jnp.float32), f32(alpha), f32(1.0), f32(tol),
+        10_000, lipschitz_from_quad(quad), 8,
+    )  # fmt: skip
+    assert res.x.dtype == res.gap.dtype == res.grad.dtype == jnp.float32
+    assert _gap_np(X, y, np.asarray(res.x, np.float64), alpha, 1.0, mask) <= 1.5 * tol

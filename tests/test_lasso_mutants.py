@@ -575,3 +575,41 @@ def test_solve_compact_keeps_float32_data_in_float32_under_x64(use_gram):
     )  # fmt: skip
     assert res.x.dtype == res.gap.dtype == res.grad.dtype == jnp.float32
     assert _gap_np(X, y, np.asarray(res.x, np.float64), alpha, 1.0, mask) <= 1.5 * tol
+
+
+@pytest.mark.parametrize("size, uses_gram", [(12, True), (15, False)])
+def test_solve_compact_forms_the_gathered_gram_only_up_to_n_columns(size, uses_gram):
+    """On n = 12 rows, a buffer of 12 columns takes the Gershgorin step of its
+    Gram matrix, one of 15 (wider than tall) the Lanczos bound of XsᵀXs without
+    forming it: ten iterations against FISTA at each step."""
+    from regjax._linear import top_eigenvalue_of_gram
+
+    X, y = _data(n=12, p=20)
+    X[:, 15:] = 3 * X[:, [0] * 5] + 1e-3 * np.random.RandomState(3).randn(12, 5)  # large L_full
+    n, p = X.shape
+    mask = np.zeros(p, bool)
+    mask[:size] = True
+    Xs = X[:, mask]
+    alpha = 0.05 * np.abs(X.T @ y).max() / n
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), False)
+    L_full = float(lipschitz_from_quad(quad))
+    gershgorin = np.abs(Xs.T @ Xs).sum(axis=1).max() / n
+    lanczos = float(top_eigenvalue_of_gram(jnp.asarray(Xs))) / n
+    L = min(gershgorin if uses_gram else lanczos, L_full)
+    assert abs(min(gershgorin, L_full) / min(lanczos, L_full) - 1) > 0.05  # they differ here
+    ref = make_quad(jnp.asarray(Xs), jnp.asarray(y), uses_gram)._replace(G_lo=None)
+    one = jnp.asarray(1.0)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.zeros(p), jnp.asarray(alpha), one, jnp.asarray(0.0),
+        10, jnp.asarray(L_full), size,
+    )  # fmt: skip
+    want = _lasso.fista(
+        ref.grad,
+        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(1 / L)),
+        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
+        jnp.zeros(size),
+        jnp.asarray(1 / L),
+        jnp.asarray(0.0),
+        10,
+    )
+    np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-7, atol=1e-12)

@@ -520,10 +520,12 @@ def test_lasso_path_under_jit_skips_the_concrete_finiteness_check():
 
 
 @pytest.mark.parametrize("use_gram", [True, False])
-def test_solve_compact_steps_by_the_gershgorin_bound_of_the_gathered_gram(use_gram):
+@pytest.mark.parametrize("scale", [1.0, 0.3])  # 0.3: a bound below 1
+def test_solve_compact_steps_by_the_gershgorin_bound_of_the_gathered_gram(use_gram, scale):
     """Ten iterations (two checks) from the same start, compared with FISTA on the gathered
     columns at the step 1/min(L_full, Gershgorin(XsᵀXs)/n) computed in NumPy."""
     X, y = _data(n=60, p=20)
+    X = scale * X
     n, p = X.shape
     mask = np.zeros(p, bool)
     mask[[1, 3, 4, 8, 13]] = True
@@ -613,3 +615,56 @@ def test_solve_compact_forms_the_gathered_gram_only_up_to_n_columns(size, uses_g
         10,
     )
     np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-7, atol=1e-12)
+
+
+def test_solve_compact_takes_the_top_eigenvalue_from_1024_columns():
+    """From a buffer of 1024 columns the step comes from λ_max of the gathered
+    Gram matrix (Lanczos), not its Gershgorin bound."""
+    from regjax._linear import top_eigenvalue
+
+    rng = np.random.RandomState(0)
+    n, p, size = 40, 1030, 1024
+    X = rng.randn(n, p)
+    X[:, size:] = 10 * X[:, [0] * (p - size)]  # outside the buffer: a large L_full
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.randn(n)
+    mask = np.zeros(p, bool)
+    mask[:size] = True
+    alpha = 0.1 * np.abs(X.T @ y).max() / n
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), True)
+    L_full = float(lipschitz_from_quad(quad))
+    Gs = X[:, :size].T @ X[:, :size]
+    top = float(top_eigenvalue(jnp.asarray(Gs))) / n
+    assert top < 0.9 * min(L_full, np.abs(Gs).sum(axis=1).max() / n)
+    one = jnp.asarray(1.0)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.zeros(p), jnp.asarray(alpha), one, jnp.asarray(0.0),
+        10, jnp.asarray(L_full), size,
+    )  # fmt: skip
+    ref = make_quad(jnp.asarray(X[:, :size]), jnp.asarray(y), True)
+    want = _lasso.fista(
+        ref.grad,
+        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(1 / top)),
+        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
+        jnp.zeros(size),
+        jnp.asarray(1 / top),
+        jnp.asarray(0.0),
+        10,
+        grad_near=ref.grad_near,
+    )
+    np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-7, atol=1e-12)
+
+
+def test_solve_compact_on_all_zero_columns_falls_back_to_the_full_step():
+    """The kept columns are all zero, so their restricted constant is 0: the step
+    is 1/L_full (never 1/0), and the solution is zero."""
+    X, y = _data(n=30, p=10)
+    X[:, [2, 5]] = 0.0
+    mask = np.zeros(10, bool)
+    mask[[2, 5]] = True
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), True)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.zeros(10), jnp.asarray(0.1), jnp.asarray(1.0),
+        jnp.asarray(1e-10), 100, lipschitz_from_quad(quad), 4,
+    )  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(res.x), 0.0)
+    assert np.isfinite(float(res.gap))

@@ -668,3 +668,35 @@ def test_solve_compact_on_all_zero_columns_falls_back_to_the_full_step():
     )  # fmt: skip
     np.testing.assert_array_equal(np.asarray(res.x), 0.0)
     assert np.isfinite(float(res.gap))
+
+
+def test_solve_path_compacts_by_default():
+    """The public paths call solve_path without ``compact``: its default must be
+    the compacted solve, which takes longer steps and so fewer iterations."""
+    X, y = _data(n=80, p=70)  # p > 64: the first compaction tier is used
+    # ten near-copies of a feature y does not use: a large L_full outside the support
+    X[:, 60:] = X[:, [10] * 10] + 1e-3 * np.random.RandomState(8).randn(80, 10)
+    n = X.shape[0]
+    alphas = jnp.asarray(np.geomspace(1.0, 1e-2, 8) * np.abs(X.T @ y).max() / n)
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), True)
+    tol = jnp.asarray(1e-10 * (y @ y) / n)
+    default = solve_path(quad, alphas, jnp.asarray(1.0), tol, 100_000)
+    compact = solve_path(quad, alphas, jnp.asarray(1.0), tol, 100_000, compact=True)
+    masked = solve_path(quad, alphas, jnp.asarray(1.0), tol, 100_000, compact=False)
+    for a, b in zip(default, compact):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(compact[1].sum()) < int(masked[1].sum())
+
+
+def test_solve_path_stops_screening_after_six_rounds():
+    """With FISTA cut to 5 iterations a round, no alpha below alpha_max is
+    certified, and each stops after the documented cap of 6 screening rounds."""
+    X, y = _data(n=80, p=70)
+    n = X.shape[0]
+    alphas = jnp.asarray(np.array([0.5, 0.2]) * np.abs(X.T @ y).max() / n)
+    quad = make_quad(jnp.asarray(X), jnp.asarray(y), True)
+    _, iters, rounds = solve_path(
+        quad, alphas, jnp.asarray(1.0), jnp.asarray(1e-14 * (y @ y) / n), 5
+    )
+    np.testing.assert_array_equal(np.asarray(rounds), [6, 6])
+    assert np.all(np.asarray(iters) <= 6 * 5)

@@ -662,8 +662,9 @@ def test_solve_compact_on_all_zero_columns_falls_back_to_the_full_step():
     mask = np.zeros(10, bool)
     mask[[2, 5]] = True
     quad = make_quad(jnp.asarray(X), jnp.asarray(y), True)
+    start = jnp.asarray(np.where(mask, 0.01, 0.0))  # not certified: FISTA must step
     res = solve_compact(
-        quad, jnp.asarray(mask), jnp.zeros(10), jnp.asarray(0.1), jnp.asarray(1.0),
+        quad, jnp.asarray(mask), start, jnp.asarray(0.1), jnp.asarray(1.0),
         jnp.asarray(1e-10), 100, lipschitz_from_quad(quad), 4,
     )  # fmt: skip
     np.testing.assert_array_equal(np.asarray(res.x), 0.0)

@@ -61,8 +61,9 @@ def broken_links(site: Path) -> list[str]:
 
 
 def missing_api_entries(site: Path) -> list[str]:
-    import regjax
     from sphinx.util.inventory import InventoryFile  # the docs extra; not needed to check links
+
+    import regjax
 
     with open(site / "objects.inv", "rb") as f:
         inventory = InventoryFile.load(f, "", lambda base, uri: uri)

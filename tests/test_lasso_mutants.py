@@ -519,6 +519,27 @@ def test_lasso_path_under_jit_skips_the_concrete_finiteness_check():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)
 
 
+def _compact_and_reference(quad, mask, w0, alpha, L_full, size, ref, step, grad_near=None):
+    """Ten iterations (two checks) of ``solve_compact`` from ``w0``, and of FISTA
+    on the reference restricted problem ``ref`` at the expected ``step``."""
+    one = jnp.asarray(1.0)
+    res = solve_compact(
+        quad, jnp.asarray(mask), jnp.asarray(w0), jnp.asarray(alpha), one, jnp.asarray(0.0),
+        10, jnp.asarray(L_full), size,
+    )  # fmt: skip
+    want = _lasso.fista(
+        ref.grad,
+        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(step)),
+        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
+        jnp.asarray(w0)[np.asarray(mask)],
+        jnp.asarray(step),
+        jnp.asarray(0.0),
+        10,
+        grad_near=grad_near,
+    )
+    return res, want
+
+
 @pytest.mark.parametrize("use_gram", [True, False])
 @pytest.mark.parametrize("scale", [1.0, 0.3])  # 0.3: a bound below 1
 def test_solve_compact_steps_by_the_gershgorin_bound_of_the_gathered_gram(use_gram, scale):
@@ -541,20 +562,9 @@ def test_solve_compact_steps_by_the_gershgorin_bound_of_the_gathered_gram(use_gr
     if not use_gram:  # X's columns are gathered and their Gram formed in the working dtype
         ref = ref._replace(G_lo=None)
     w0 = np.where(mask, 0.1, 0.0)
-    one = jnp.asarray(1.0)
-    res = solve_compact(
-        quad, jnp.asarray(mask), jnp.asarray(w0), jnp.asarray(alpha), one, jnp.asarray(0.0),
-        10, jnp.asarray(L_full), int(mask.sum()),
-    )  # fmt: skip
-    want = _lasso.fista(
-        ref.grad,
-        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(step)),
-        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
-        jnp.asarray(w0[mask]),
-        jnp.asarray(step),
-        jnp.asarray(0.0),
-        10,
-        grad_near=ref.grad_near if use_gram else None,
+    grad_near = ref.grad_near if use_gram else None
+    res, want = _compact_and_reference(
+        quad, mask, w0, alpha, L_full, int(mask.sum()), ref, step, grad_near
     )
     assert int(res.n_iter) == int(want.n_iter) == 10
     np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-9)
@@ -600,20 +610,7 @@ def test_solve_compact_forms_the_gathered_gram_only_up_to_n_columns(size, uses_g
     L = min(gershgorin if uses_gram else lanczos, L_full)
     assert abs(min(gershgorin, L_full) / min(lanczos, L_full) - 1) > 0.05  # they differ here
     ref = make_quad(jnp.asarray(Xs), jnp.asarray(y), uses_gram)._replace(G_lo=None)
-    one = jnp.asarray(1.0)
-    res = solve_compact(
-        quad, jnp.asarray(mask), jnp.zeros(p), jnp.asarray(alpha), one, jnp.asarray(0.0),
-        10, jnp.asarray(L_full), size,
-    )  # fmt: skip
-    want = _lasso.fista(
-        ref.grad,
-        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(1 / L)),
-        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
-        jnp.zeros(size),
-        jnp.asarray(1 / L),
-        jnp.asarray(0.0),
-        10,
-    )
+    res, want = _compact_and_reference(quad, mask, np.zeros(p), alpha, L_full, size, ref, 1 / L)
     np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-7, atol=1e-12)
 
 
@@ -635,21 +632,9 @@ def test_solve_compact_takes_the_top_eigenvalue_from_1024_columns():
     Gs = X[:, :size].T @ X[:, :size]
     top = float(top_eigenvalue(jnp.asarray(Gs))) / n
     assert top < 0.9 * min(L_full, np.abs(Gs).sum(axis=1).max() / n)
-    one = jnp.asarray(1.0)
-    res = solve_compact(
-        quad, jnp.asarray(mask), jnp.zeros(p), jnp.asarray(alpha), one, jnp.asarray(0.0),
-        10, jnp.asarray(L_full), size,
-    )  # fmt: skip
     ref = make_quad(jnp.asarray(X[:, :size]), jnp.asarray(y), True)
-    want = _lasso.fista(
-        ref.grad,
-        _lasso._enet_prox(jnp.asarray(alpha), one, jnp.asarray(1 / top)),
-        lambda v, g: enet_gap(ref.parts_from_grad(v, g), v, alpha, 1.0, ref.n),
-        jnp.zeros(size),
-        jnp.asarray(1 / top),
-        jnp.asarray(0.0),
-        10,
-        grad_near=ref.grad_near,
+    res, want = _compact_and_reference(
+        quad, mask, np.zeros(p), alpha, L_full, size, ref, 1 / top, ref.grad_near
     )
     np.testing.assert_allclose(np.asarray(res.x)[mask], np.asarray(want.x), rtol=1e-7, atol=1e-12)
 

@@ -22,6 +22,9 @@ DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(DOCS / "_ext"))
+sys.path.insert(0, str(NOTEBOOKS))
+
+import _execute  # noqa: E402
 
 import regjax  # noqa: E402
 
@@ -100,7 +103,7 @@ def _fresh_executed(source: pathlib.Path) -> pathlib.Path | None:
     newest_input = max(p.stat().st_mtime for p in inputs)
     for executed in (
         source.with_suffix(".ipynb"),
-        NOTEBOOKS / "_executed" / f"{source.stem}.ipynb",
+        _execute.EXECUTED / f"{source.stem}.ipynb",
     ):
         if executed.exists() and executed.stat().st_mtime >= newest_input:
             return executed
@@ -125,11 +128,7 @@ def _stage_notebooks() -> None:
         if smoke:
             notebook.cells.insert(0, jupytext.reads(_SMOKE_BANNER, fmt="md").cells[0])
         notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-        notebook.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
+        notebook.metadata["kernelspec"] = dict(_execute.KERNELSPEC)
         jupytext.write(notebook, out / f"{source.stem}.ipynb", fmt="ipynb")
     # the notebooks import their shared helper and read their size from here
     os.environ["REGJAX_NOTEBOOK_SIZE"] = "smoke"

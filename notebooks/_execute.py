@@ -53,6 +53,7 @@ def printed_text(notebook) -> str:
 # Notebooks executed by the test suite (smoke size, or full size for the cheap
 # ones), kept for `make docs` to render instead of executing them again.
 EXECUTED = HERE / "_executed"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def execute(
@@ -63,11 +64,7 @@ def execute(
     and also saved to ``figures`` (default: the notebook's own choice).
     Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails."""
     notebook = jupytext.read(path)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     notebook.metadata["regjax"] = {"size": size}
     env = {
         **os.environ,
